@@ -1,0 +1,1 @@
+"""One module per protocol family; each defines exactly one Driver subclass."""

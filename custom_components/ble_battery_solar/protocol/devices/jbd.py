@@ -1,0 +1,113 @@
+"""JBD / Jiabaida / Xiaoxiang / Overkill BMS (service 0xFF00, notify 0xFF01, write 0xFF02).
+
+Request  ``DD A5 <cmd> 00 <chk16 BE> 77``; response
+``DD <cmd> <status> <len> <data...> <chk16 BE> 77`` with
+chk = 0x10000 - sum(status, len, data). 0x03 basic info, 0x04 cell voltages,
+0x05 hardware version. Big-endian; voltage 10 mV, current signed 10 mA
+(+ = charging), capacities 10 mAh, temperatures 0.1 K.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..base import Driver, Field, Matcher, read_fields, uuid16, values_list
+from ..models import Sample
+
+HEAD, TAIL = 0xDD, 0x77
+CMD_BASIC, CMD_CELLS, CMD_VERSION = 0x03, 0x04, 0x05
+
+BASIC_FIELDS = (
+    Field("voltage", 0, 2, 0.01),
+    Field("current", 2, 2, 0.01, signed=True),
+    Field("cycle_charge", 4, 2, 0.01),
+    Field("design_capacity", 6, 2, 0.01),
+    Field("cycles", 8, 2, kind="int"),
+    Field("balance_bits", 12, 4, kind="int"),
+    Field("problem_code", 16, 2, kind="int"),
+    Field("battery_level", 19, 1, kind="int"),
+    Field("chrg_mosfet", 20, 1, kind="bool", mask=0x01),
+    Field("dischrg_mosfet", 20, 1, kind="bool", mask=0x02),
+    Field("cell_count", 21, 1, kind="int"),
+    Field("ntc_count", 22, 1, kind="int"),
+)
+NTC_OFFSET = 23
+
+
+def checksum(body: bytes) -> int:
+    """JBD checksum of status/command, length and data bytes."""
+    return (0x10000 - sum(body)) & 0xFFFF
+
+
+def request(cmd: int) -> bytes:
+    """Read request for a register (0x03, 0x04, 0x05)."""
+    body = bytes((cmd, 0x00))
+    return bytes((HEAD, 0xA5)) + body + checksum(body).to_bytes(2, "big") + bytes((TAIL,))
+
+
+class JbdDriver(Driver):
+    """JBD smart BMS; two requests per poll (basic info, cell voltages)."""
+
+    family = "jbd"
+    title = "JBD / Xiaoxiang BMS"
+    service_uuid = uuid16(0xFF00)
+    notify_uuid = uuid16(0xFF01)
+    write_uuid = uuid16(0xFF02)
+    matchers: ClassVar[tuple[Matcher, ...]] = ({"service_uuid": uuid16(0xFF00), "connectable": True},)
+    required_keys = ("voltage", "current")
+
+    def requests(self) -> list[bytes]:
+        return [request(CMD_BASIC), request(CMD_CELLS)]
+
+    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        frames: list[bytes] = []
+        pos = 0
+        while pos < len(buffer):
+            if buffer[pos] != HEAD:
+                raise self.error(f"frame starts with 0x{buffer[pos]:02X}, expected 0xDD")
+            if len(buffer) - pos < 4:
+                break
+            end = pos + 4 + buffer[pos + 3] + 3
+            if end > len(buffer):
+                break
+            frame = buffer[pos:end]
+            if frame[-1] != TAIL:
+                raise self.error(f"frame ends with 0x{frame[-1]:02X}, expected 0x77")
+            frames.append(frame)
+            pos = end
+        return frames, buffer[pos:]
+
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
+        return request is None or frame[1] == request[2]
+
+    def decode_frames(self, frames: list[bytes]) -> Sample:
+        out: dict[str, Any] = {}
+        for frame in frames:
+            cmd, status, length = frame[1], frame[2], frame[3]
+            data = frame[4 : 4 + length]
+            if checksum(frame[2 : 4 + length]) != int.from_bytes(frame[-3:-1], "big"):
+                raise self.error(f"bad checksum in 0x{cmd:02X} response")
+            if status != 0:
+                raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
+            if cmd == CMD_BASIC:
+                out.update(self._basic(data))
+            elif cmd == CMD_CELLS:
+                if length % 2:
+                    raise self.error(f"odd cell-voltage payload length {length}")
+                out["cell_voltages"] = values_list(data, 0, length // 2, 2, scale=0.001)
+            elif cmd == CMD_VERSION:
+                out["hw_version"] = data.decode("ascii", "replace").strip("\x00 ")
+            else:
+                raise self.error(f"unexpected response to command 0x{cmd:02X}")
+        return out  # type: ignore[return-value]
+
+    def _basic(self, data: bytes) -> dict[str, Any]:
+        values = read_fields(self.family, data, BASIC_FIELDS)
+        ntc = values.pop("ntc_count")
+        if NTC_OFFSET + 2 * ntc > len(data):
+            raise self.error(f"{ntc} temperature probes do not fit a {len(data)}-byte payload")
+        values["temperatures"] = values_list(data, NTC_OFFSET, ntc, 2, scale=0.1, add=-2731)
+        values["balancer"] = bool(values.pop("balance_bits"))
+        if values["battery_level"] > 100:
+            raise self.error(f"state of charge {values['battery_level']} % is above 100")
+        return values
