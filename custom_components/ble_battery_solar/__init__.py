@@ -1,0 +1,55 @@
+"""The BLE Battery & Solar integration: setup and unload of a configured device."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.util.hass_dict import HassKey
+
+from .connection import ConnectionManager
+from .const import CONF_FAMILY, DOMAIN
+from .coordinator import BleBatterySolarCoordinator
+from .protocol import FAMILIES
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+type BleBatterySolarConfigEntry = ConfigEntry[BleBatterySolarCoordinator]
+
+DATA_MANAGER: HassKey[ConnectionManager] = HassKey(f"{DOMAIN}_manager")
+
+
+def get_manager(hass: HomeAssistant) -> ConnectionManager:
+    """The ConnectionManager of this Home Assistant instance (created on first use)."""
+    if (manager := hass.data.get(DATA_MANAGER)) is None:
+        manager = hass.data[DATA_MANAGER] = ConnectionManager(hass)
+    return manager
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
+    """Set up one device: first poll, then its entities."""
+    if entry.data.get(CONF_FAMILY) not in FAMILIES:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_family",
+            translation_placeholders={"family": str(entry.data.get(CONF_FAMILY))},
+        )
+    coordinator = BleBatterySolarCoordinator(hass, entry, get_manager(hass))
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
+    await entry.runtime_data.async_apply_options()
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
+    """Unload the entities and close the device's link."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.manager.release(entry.runtime_data.address)
+    return unloaded

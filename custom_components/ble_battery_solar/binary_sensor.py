@@ -1,0 +1,84 @@
+"""Binary sensors: MOSFET, balancer, heater and load switches, and the problem flag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from . import BleBatterySolarConfigEntry
+from .entity import BleBatterySolarEntity
+from .protocol import Sample
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BleBinarySensorDescription(BinarySensorEntityDescription):
+    """A binary sensor derived from the Sample; `source` is the key it needs."""
+
+    source: str
+    value_fn: Callable[[Sample], bool | None]
+
+
+def _flag(key: str, translation_key: str,
+          device_class: BinarySensorDeviceClass | None = None) -> BleBinarySensorDescription:
+    return BleBinarySensorDescription(
+        key=key, source=key, translation_key=translation_key, device_class=device_class,
+        value_fn=lambda s: s.get(key),  # type: ignore[return-value,misc]
+    )
+
+
+BINARY_SENSORS: tuple[BleBinarySensorDescription, ...] = (
+    _flag("chrg_mosfet", "charge_mosfet"),
+    _flag("dischrg_mosfet", "discharge_mosfet"),
+    _flag("balancer", "balancer", BinarySensorDeviceClass.RUNNING),
+    _flag("heater", "heater", BinarySensorDeviceClass.HEAT),
+    _flag("load_on", "load", BinarySensorDeviceClass.POWER),
+    BleBinarySensorDescription(
+        key="problem", source="problem_code", device_class=BinarySensorDeviceClass.PROBLEM,
+        value_fn=lambda s: None if s.get("problem_code") is None else bool(s["problem_code"]),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BleBatterySolarConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create binary sensors for the flags the device reports."""
+    coordinator = entry.runtime_data
+    known: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        sample = coordinator.data or {}
+        new = [d for d in BINARY_SENSORS if d.source in sample and d.key not in known]
+        known.update(d.key for d in new)
+        if new:
+            async_add_entities(BleBinarySensor(coordinator, d) for d in new)
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
+
+
+class BleBinarySensor(BleBatterySolarEntity, BinarySensorEntity):
+    """A flag reported by the device."""
+
+    entity_description: BleBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool | None:
+        return self.entity_description.value_fn(self.coordinator.data or {})
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.is_on is not None

@@ -1,0 +1,17 @@
+"""Constants of the BLE Battery & Solar integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "ble_battery_solar"
+
+CONF_FAMILY: Final = "family"
+CONF_UPDATE_INTERVAL: Final = "update_interval"
+CONF_KEEP_ALIVE: Final = "keep_alive"
+
+DEFAULT_UPDATE_INTERVAL: Final = 30  # seconds between polls
+MIN_UPDATE_INTERVAL: Final = 5
+DEFAULT_KEEP_ALIVE: Final = 90  # seconds a link stays open after a poll; > interval
+MAX_KEEP_ALIVE: Final = 3600
+MAX_UPDATE_INTERVAL: Final = 3600

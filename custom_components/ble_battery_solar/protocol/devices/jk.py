@@ -1,0 +1,235 @@
+"""JK / Jikong smart BMS, BLE protocol "JK02" (service 0xFFE0, characteristic 0xFFE1).
+
+Requests are 20 bytes ``AA 55 90 EB <cmd> <len> <13 value bytes> <sum8>``:
+0x97 asks for device information, 0x96 for cell information (after which the
+BMS keeps streaming cell-info frames). Responses are 300 bytes
+``55 AA EB 90 <type> <counter> <data...> <sum8 of bytes 0..298>`` with type
+0x03 device information, 0x01 settings and 0x02 cell information; they arrive
+split over several notifications. The BMS also sends 20-byte messages in the
+command direction (``AA 55 90 EB C8 01 01 ... <sum8>``, the "ready" ACK after
+0x97, sometimes glued to a 300-byte frame) and its BLE module interjects
+``AT\\r\\n``; both are noise between frames.
+
+The cell-info layout depends on the firmware: up to SW 10.x ("JK02_24S") room
+for 24 cells and the measurement block 32 bytes earlier than from SW 11
+("JK02_32S", room for 32 cells). The SW version comes from the device-info
+frame; without it the 32S layout is assumed (or the layout named by `variant`).
+All values are little-endian; current > 0 means charging.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from ..base import Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
+from ..models import Sample
+
+RSP_HEAD = b"\x55\xaa\xeb\x90"
+CMD_HEAD = b"\xaa\x55\x90\xeb"
+AT_NOISE = b"AT\r\n"
+FRAME_LEN = 300
+CMD_LEN = 20
+
+CMD_CELL_INFO, CMD_DEVICE_INFO = 0x96, 0x97
+TYPE_SETTINGS, TYPE_CELL_INFO, TYPE_DEVICE_INFO = 0x01, 0x02, 0x03
+ANSWER_TYPE = {CMD_CELL_INFO: TYPE_CELL_INFO, CMD_DEVICE_INFO: TYPE_DEVICE_INFO}
+
+VARIANT_24S, VARIANT_32S = "JK02_24S", "JK02_32S"
+FIRST_32S_FIRMWARE = 11  # SW major version from which the 32S layout is used
+SIX_SENSOR_FIRMWARE = 14  # SW major version from which six temperature sensors are reported
+CELLS_OFFSET = 6
+TEMP_ABSENT = -2000  # raw value of a sensor slot without a sensor
+
+# Cell-info fields in the 32S layout; the 24S layout has them 32 bytes earlier.
+FIELDS_32S = (
+    Field("voltage", 150, 4, 0.001, order="little"),
+    Field("current", 158, 4, 0.001, signed=True, order="little"),
+    Field("balancer", 172, 1, kind="bool"),
+    Field("battery_level", 173, 1, kind="int"),
+    Field("cycle_charge", 174, 4, 0.001, order="little"),
+    Field("design_capacity", 178, 4, 0.001, order="little"),
+    Field("cycles", 182, 4, kind="int", order="little"),
+    Field("battery_health", 190, 1, kind="int"),
+    Field("chrg_mosfet", 198, 1, kind="bool"),
+    Field("dischrg_mosfet", 199, 1, kind="bool"),
+    Field("temp_mask", 214, 2, kind="int", order="little"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the cell-info values of one firmware generation are."""
+
+    name: str
+    max_cells: int
+    cell_mask_offset: int
+    fields: tuple[Field, ...]
+
+
+LAYOUT_32S = Layout(
+    VARIANT_32S,
+    32,
+    70,
+    (*FIELDS_32S, Field("problem_code", 166, 2, kind="int", order="little")),
+)
+LAYOUT_24S = Layout(
+    VARIANT_24S,
+    24,
+    54,
+    (
+        *(replace(f, offset=f.offset - 32) for f in FIELDS_32S),
+        # the alarm bits are the upper half of the 32-bit word at 134
+        Field("problem_code", 136, 2, kind="int", order="little"),
+    ),
+)
+
+# Temperature sensor slots (frame offsets), in the order of the sensor-presence bits.
+TEMPS_24S = (130, 132, 134)  # T1, T2, MOSFET
+TEMPS_32S = (144, 162, 164, 254)  # MOSFET, T1, T2, T3
+TEMPS_32S_SIX = (*TEMPS_32S, 256, 258)  # ... T4, T5
+
+DEVICE_INFO_TEXT = (
+    ("model", 6, 16),
+    ("hw_version", 22, 8),
+    ("sw_version", 30, 8),
+    ("serial_number", 86, 8),
+)
+
+
+def command(cmd: int, value: bytes = b"") -> bytes:
+    """A 20-byte JK02 command frame."""
+    body = CMD_HEAD + bytes((cmd, len(value))) + value.ljust(13, b"\x00")
+    return body + bytes((sum8(body),))
+
+
+def _text(raw: bytes) -> str:
+    """Zero-terminated ASCII text."""
+    return raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
+
+
+class JkDriver(Driver):
+    """JK BMS (JK02 protocol, 24S- and 32S-era firmware)."""
+
+    family = "jk"
+    title = "JK / Jikong BMS"
+    service_uuid = uuid16(0xFFE0)
+    notify_uuid = uuid16(0xFFE1)
+    write_uuid = uuid16(0xFFE1)
+    # 0x0B65: JK's BLE module (payload 88 A0 + MAC); 0x4B4A ("JK"): newer JK-BD boards.
+    matchers: ClassVar[tuple[Matcher, ...]] = (
+        {"service_uuid": uuid16(0xFFE0), "manufacturer_id": 0x0B65, "connectable": True},
+        {"service_uuid": uuid16(0xFFE0), "manufacturer_id": 0x4B4A, "connectable": True},
+    )
+    required_keys = ("voltage", "current", "cell_voltages")
+
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant)
+        # SW major version, learned from the device-info frame (kept for the connection)
+        self.sw_major: int | None = None
+
+    # requests and framing
+
+    def requests(self) -> list[bytes]:
+        if self.sw_major is None:
+            return [command(CMD_DEVICE_INFO), command(CMD_CELL_INFO)]
+        return [command(CMD_CELL_INFO)]
+
+    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        frames: list[bytes] = []
+        pos = 0
+        while pos < len(buffer):
+            rest = buffer[pos:]
+            if rest.startswith(AT_NOISE):
+                pos += len(AT_NOISE)
+            elif rest.startswith(RSP_HEAD):
+                if len(rest) < FRAME_LEN:
+                    break
+                frames.append(rest[:FRAME_LEN])
+                pos += FRAME_LEN
+            elif rest.startswith(CMD_HEAD):
+                if len(rest) < CMD_LEN:
+                    break
+                if sum8(rest[: CMD_LEN - 1]) != rest[CMD_LEN - 1]:
+                    raise self.error(f"bad checksum in 20-byte message 0x{rest[4]:02X}")
+                pos += CMD_LEN  # the "ready" ACK or a command echo: no data
+            elif len(rest) < 4 and any(h.startswith(rest) for h in (RSP_HEAD, CMD_HEAD, AT_NOISE)):
+                break
+            else:
+                raise self.error(
+                    f"unexpected bytes {rest[:4].hex(' ')} where a frame should start"
+                )
+        return frames, buffer[pos:]
+
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
+        if request is None:
+            return frame[4] == TYPE_CELL_INFO
+        return ANSWER_TYPE.get(request[4]) == frame[4]
+
+    # decoding
+
+    def layout(self) -> Layout:
+        """Cell-info layout for the firmware learned so far (or the variant hint)."""
+        if self.sw_major is not None:
+            return LAYOUT_24S if self.sw_major < FIRST_32S_FIRMWARE else LAYOUT_32S
+        if self.variant is not None and "24S" in self.variant.upper():
+            return LAYOUT_24S
+        return LAYOUT_32S
+
+    def decode_frames(self, frames: list[bytes]) -> Sample:
+        for frame in frames:
+            if sum8(frame[:-1]) != frame[-1]:
+                raise self.error(f"bad checksum in frame type 0x{frame[4]:02X}")
+            if frame[4] not in (TYPE_SETTINGS, TYPE_CELL_INFO, TYPE_DEVICE_INFO):
+                raise self.error(f"unknown frame type 0x{frame[4]:02X}")
+        out: dict[str, Any] = {}
+        # device information first: it decides the layout of the cell-info frames
+        for frame in frames:
+            if frame[4] == TYPE_DEVICE_INFO:
+                out.update(self._device_info(frame))
+        for frame in frames:
+            if frame[4] == TYPE_CELL_INFO:
+                out.update(self._cell_info(frame))
+        # settings frames (type 0x01) carry no measurement; they are accepted and skipped
+        return out  # type: ignore[return-value]
+
+    def _device_info(self, frame: bytes) -> dict[str, Any]:
+        info = {key: _text(frame[start : start + size]) for key, start, size in DEVICE_INFO_TEXT}
+        version = re.match(r"\d+", info["sw_version"])
+        if version is None:
+            raise self.error(f"cannot read a firmware version from {info['sw_version']!r}")
+        self.sw_major = int(version.group())
+        return info
+
+    def _cell_info(self, frame: bytes) -> dict[str, Any]:
+        layout = self.layout()
+        values = read_fields(self.family, frame, layout.fields)
+        mask = read_int(frame, layout.cell_mask_offset, 4, order="little")
+        if mask >> layout.max_cells:
+            raise self.error(f"cell mask 0x{mask:08X} names cells beyond {layout.max_cells}")
+        values["cell_voltages"] = [
+            round(read_int(frame, CELLS_OFFSET + 2 * i, 2, order="little") * 0.001, 3)
+            for i in range(layout.max_cells)
+            if mask >> i & 1
+        ]
+        if not values["cell_voltages"]:
+            raise self.error("cell-info frame reports no cells")
+        for key in ("battery_level", "battery_health"):
+            if values[key] > 100:
+                raise self.error(f"{key} {values[key]} % is above 100")
+        temp_mask = values.pop("temp_mask")
+        values["temperatures"] = [
+            raw / 10
+            for bit, pos in enumerate(self._temperature_slots(layout))
+            if temp_mask >> bit & 1
+            and (raw := read_int(frame, pos, 2, signed=True, order="little")) != TEMP_ABSENT
+        ]
+        return values
+
+    def _temperature_slots(self, layout: Layout) -> tuple[int, ...]:
+        if layout is LAYOUT_24S:
+            return TEMPS_24S
+        if self.sw_major is not None and self.sw_major >= SIX_SENSOR_FIRMWARE:
+            return TEMPS_32S_SIX
+        return TEMPS_32S

@@ -1,0 +1,204 @@
+"""Modbus RTU framing over BLE, shared by the Daly, Renogy, Seplos V3 and EG4 drivers.
+
+Request ``<slave> <fn> <start BE> <count BE> <CRC16/Modbus LE>``; response
+``<slave> <fn> <byte count> <data...> <CRC LE>``; exception reply
+``<slave> <fn | 0x80> <code> <CRC LE>``. A response carries no register
+address, so a frame is tied to the request it answers by slave id, function
+code, byte count and the order of the poll (`Block`, `assign`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .base import Driver, crc16_modbus
+from .models import FrameError, Sample
+
+READ_FUNCTIONS = frozenset({0x01, 0x02, 0x03, 0x04})
+EXCEPTION_FLAG = 0x80
+EXCEPTION_LENGTH = 5
+HEADER_LENGTH = 3
+CRC_LENGTH = 2
+
+
+def read_request(slave: int, function: int, start: int, count: int) -> bytes:
+    """Read request (coils for functions 1/2, registers for 3/4) with its CRC."""
+    body = bytes((slave, function)) + start.to_bytes(2, "big") + count.to_bytes(2, "big")
+    return body + crc16_modbus(body).to_bytes(2, "little")
+
+
+def crc_ok(frame: bytes) -> bool:
+    """Whether the last two bytes are the CRC16/Modbus (little-endian) of the rest."""
+    return len(frame) > CRC_LENGTH and crc16_modbus(frame[:-CRC_LENGTH]) == int.from_bytes(
+        frame[-CRC_LENGTH:], "little"
+    )
+
+
+def is_exception(frame: bytes) -> bool:
+    """Whether a (whole) frame is an exception reply."""
+    return bool(frame[1] & EXCEPTION_FLAG)
+
+
+def payload(frame: bytes) -> bytes:
+    """Data bytes of a (whole, non-exception) response."""
+    return frame[HEADER_LENGTH:-CRC_LENGTH]
+
+
+def split(family: str, buffer: bytes, slaves: Collection[int],
+          functions: Collection[int]) -> tuple[list[bytes], bytes]:
+    """Split a stream of Modbus responses into whole frames and an incomplete tail.
+
+    FrameError when a frame starts with a slave id or function code that this
+    family never answers with (so the stream cannot be re-synchronised).
+    """
+    frames: list[bytes] = []
+    pos = 0
+    while pos < len(buffer):
+        if buffer[pos] not in slaves:
+            raise FrameError(f"{family}: frame starts with unexpected slave id 0x{buffer[pos]:02X}")
+        if len(buffer) - pos < HEADER_LENGTH:
+            break
+        function = buffer[pos + 1]
+        if function & 0x7F not in functions:
+            raise FrameError(f"{family}: unexpected Modbus function code 0x{function:02X}")
+        if function & EXCEPTION_FLAG:
+            end = pos + EXCEPTION_LENGTH
+        else:
+            end = pos + HEADER_LENGTH + buffer[pos + 2] + CRC_LENGTH
+        if end > len(buffer):
+            break
+        frames.append(buffer[pos:end])
+        pos = end
+    return frames, buffer[pos:]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One read request of a poll and the shape of its response."""
+
+    name: str
+    slave: int
+    function: int
+    start: int
+    count: int
+
+    @property
+    def byte_count(self) -> int:
+        """Data bytes of the response: bits packed in bytes for coils, 2 per register."""
+        if self.function in (0x01, 0x02):
+            return (self.count + 7) // 8
+        return 2 * self.count
+
+    @property
+    def request(self) -> bytes:
+        """The request frame."""
+        return read_request(self.slave, self.function, self.start, self.count)
+
+    def answered_by(self, frame: bytes) -> bool:
+        """Whether a whole frame is the response (or exception reply) to this block."""
+        if len(frame) < HEADER_LENGTH or frame[0] != self.slave:
+            return False
+        if frame[1] == self.function | EXCEPTION_FLAG:
+            return True
+        return frame[1] == self.function and frame[2] == self.byte_count
+
+
+def block_for_request(request: bytes) -> Block | None:
+    """The block a request frame reads, or None when it is no read request."""
+    if len(request) != 8 or request[1] not in READ_FUNCTIONS or not crc_ok(request):
+        return None
+    return Block("request", request[0], request[1], int.from_bytes(request[2:4], "big"),
+                 int.from_bytes(request[4:6], "big"))
+
+
+def answers(request: bytes | None, frame: bytes) -> bool:
+    """Whether a whole frame answers a read request (None: any frame)."""
+    if request is None:
+        return True
+    block = block_for_request(request)
+    return block is not None and block.answered_by(frame)
+
+
+def assign(family: str, frames: Sequence[bytes], plan: Sequence[Block]) -> list[tuple[Block, bytes]]:
+    """Tie each frame to the block of the poll it answers, in poll order.
+
+    Checks every CRC. Blocks may be missing (not requested, not answered), but
+    frames must come in plan order and each block is answered at most once.
+    """
+    tied: list[tuple[Block, bytes]] = []
+    next_index = 0
+    for frame in frames:
+        if not crc_ok(frame):
+            raise FrameError(f"{family}: bad CRC in response of slave 0x{frame[0]:02X}")
+        for index in range(next_index, len(plan)):
+            if plan[index].answered_by(frame):
+                tied.append((plan[index], frame))
+                next_index = index + 1
+                break
+        else:
+            raise FrameError(
+                f"{family}: response (slave 0x{frame[0]:02X}, function 0x{frame[1]:02X}, "
+                f"{frame[2]} bytes) answers no outstanding request"
+            )
+    return tied
+
+
+class ModbusDriver(Driver):
+    """Driver base of a family that speaks Modbus RTU over a BLE notify/write pair.
+
+    Subclasses give the slave ids and function codes they answer with, the
+    blocks of one poll (`poll`) and of every poll the frames may come from
+    (`plan`, used to recognise frames when decoding), and `decode_blocks`.
+    """
+
+    slaves: ClassVar[frozenset[int]] = frozenset()
+    functions: ClassVar[frozenset[int]] = frozenset({0x03})
+
+    def poll(self) -> list[Block]:
+        """Blocks read in one poll, in order."""
+        raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
+
+    def plan(self, frames: Sequence[bytes]) -> list[Block]:  # noqa: ARG002
+        """Every block the frames may answer, in poll order (default: `poll`)."""
+        return self.poll()
+
+    def requests(self) -> list[bytes]:
+        return [block.request for block in self.poll()]
+
+    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        return split(self.family, buffer, self.slaves, self.functions)
+
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
+        return answers(request, frame)
+
+    def decode_frames(self, frames: list[bytes]) -> Sample:
+        return self.decode_blocks(assign(self.family, frames, self.plan(frames)))
+
+    def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        """Decode frames tied to their blocks (CRC checked) into a Sample."""
+        raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
+
+    def data_of(self, tied: list[tuple[Block, bytes]], name: str, *,
+                required: bool = True) -> bytes | None:
+        """Payload of the response to block `name`; FrameError for a required one that is
+        missing or was answered with an exception."""
+        for block, frame in tied:
+            if block.name == name:
+                if is_exception(frame):
+                    if required:
+                        raise self.error(
+                            f"Modbus exception 0x{frame[2]:02X} in reply to the {name} request"
+                        )
+                    return None
+                return payload(frame)
+        if required:
+            raise self.error(f"response to the {name} request is missing")
+        return None
+
+    def require(self, tied: list[tuple[Block, bytes]], name: str) -> bytes:
+        """Payload of a required block (see data_of)."""
+        data = self.data_of(tied, name)
+        assert data is not None  # data_of raised otherwise
+        return data

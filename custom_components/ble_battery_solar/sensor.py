@@ -1,0 +1,229 @@
+"""Sensors built from the decoded Sample, one per measured value, cell and probe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from . import BleBatterySolarConfigEntry
+from .coordinator import BleBatterySolarCoordinator
+from .entity import BleBatterySolarEntity
+from .protocol import Sample
+
+PARALLEL_UPDATES = 0
+AMPERE_HOURS = "Ah"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BleSensorDescription(SensorEntityDescription):
+    """A sensor whose value comes from the Sample (or the coordinator) via value_fn."""
+
+    value_fn: Callable[[Sample], StateType]
+    exists_fn: Callable[[Sample], bool] | None = None
+
+
+def _key(key: str) -> Callable[[Sample], StateType]:
+    return lambda s: s.get(key)  # type: ignore[return-value]
+
+
+def _m(key: str, device_class: SensorDeviceClass | None, unit: str | None, *,
+       precision: int | None = None, translation_key: str | None = None,
+       state_class: SensorStateClass | None = SensorStateClass.MEASUREMENT,
+       category: EntityCategory | None = None, enabled: bool = True) -> BleSensorDescription:
+    return BleSensorDescription(
+        key=key,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        state_class=state_class,
+        suggested_display_precision=precision,
+        translation_key=translation_key,
+        entity_category=category,
+        entity_registry_enabled_default=enabled,
+        value_fn=_key(key),
+    )
+
+
+V, A, W, WH = (UnitOfElectricPotential.VOLT, UnitOfElectricCurrent.AMPERE,
+               UnitOfPower.WATT, UnitOfEnergy.WATT_HOUR)
+SD = SensorDeviceClass
+
+SENSORS: tuple[BleSensorDescription, ...] = (
+    _m("voltage", SD.VOLTAGE, V, precision=2),
+    _m("current", SD.CURRENT, A, precision=2),
+    _m("power", SD.POWER, W, precision=1),
+    _m("battery_level", SD.BATTERY, PERCENTAGE, precision=0),
+    _m("cycle_charge", None, AMPERE_HOURS, precision=2, translation_key="cycle_charge"),
+    _m("cycle_capacity", SD.ENERGY_STORAGE, WH, precision=0, translation_key="cycle_capacity"),
+    _m("design_capacity", None, AMPERE_HOURS, precision=1, translation_key="design_capacity",
+       state_class=None, category=EntityCategory.DIAGNOSTIC),
+    _m("cycles", None, None, translation_key="cycles", state_class=SensorStateClass.TOTAL_INCREASING),
+    _m("delta_voltage", SD.VOLTAGE, V, precision=3, translation_key="delta_voltage"),
+    _m("battery_health", None, PERCENTAGE, precision=0, translation_key="battery_health"),
+    _m("runtime", SD.DURATION, UnitOfTime.SECONDS, precision=0, translation_key="runtime"),
+    _m("problem_code", None, None, translation_key="problem_code", state_class=None,
+       category=EntityCategory.DIAGNOSTIC),
+    # solar charge controllers
+    _m("pv_voltage", SD.VOLTAGE, V, precision=1, translation_key="pv_voltage"),
+    _m("pv_current", SD.CURRENT, A, precision=2, translation_key="pv_current"),
+    _m("pv_power", SD.POWER, W, precision=0, translation_key="pv_power"),
+    _m("load_voltage", SD.VOLTAGE, V, precision=1, translation_key="load_voltage"),
+    _m("load_current", SD.CURRENT, A, precision=2, translation_key="load_current"),
+    _m("load_power", SD.POWER, W, precision=0, translation_key="load_power"),
+    _m("charging_power", SD.POWER, W, precision=0, translation_key="charging_power"),
+    _m("charging_state", None, None, translation_key="charging_state", state_class=None),
+    _m("controller_temperature", SD.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1,
+       translation_key="controller_temperature"),
+    _m("battery_temperature", SD.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1,
+       translation_key="battery_temperature"),
+    _m("energy_generated_today", SD.ENERGY, WH, precision=0,
+       translation_key="energy_generated_today", state_class=SensorStateClass.TOTAL_INCREASING),
+    _m("energy_generated_total", SD.ENERGY, WH, precision=0,
+       translation_key="energy_generated_total", state_class=SensorStateClass.TOTAL_INCREASING),
+)
+
+
+def _listed(key: str, index: int) -> Callable[[Sample], StateType]:
+    def value(sample: Sample) -> StateType:
+        values: list[float] = sample.get(key) or []  # type: ignore[assignment]
+        return values[index] if index < len(values) else None
+
+    return value
+
+
+def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
+    """One sensor per cell and per temperature probe, plus min/max cell summaries."""
+    out: list[BleSensorDescription] = []
+    for i in range(len(sample.get("cell_voltages") or [])):
+        out.append(BleSensorDescription(
+            key=f"cell_voltage_{i + 1}", translation_key="cell_voltage",
+            translation_placeholders={"index": str(i + 1)},
+            device_class=SD.VOLTAGE, native_unit_of_measurement=V,
+            state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
+            value_fn=_listed("cell_voltages", i),
+        ))
+    if sample.get("cell_voltages"):
+        for name, fn in (("min", min), ("max", max)):
+            out.append(BleSensorDescription(
+                key=f"{name}_cell_voltage", translation_key=f"{name}_cell_voltage",
+                device_class=SD.VOLTAGE, native_unit_of_measurement=V,
+                state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
+                value_fn=lambda s, fn=fn: fn(s["cell_voltages"]) if s.get("cell_voltages") else None,
+            ))
+    for i in range(len(sample.get("temperatures") or [])):
+        out.append(BleSensorDescription(
+            key=f"temperature_{i + 1}", translation_key="temperature_probe",
+            translation_placeholders={"index": str(i + 1)},
+            device_class=SD.TEMPERATURE, native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+            state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=1,
+            value_fn=_listed("temperatures", i),
+        ))
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkSensorDescription(SensorEntityDescription):
+    """A diagnostic sensor about the device's link rather than its data."""
+
+    value_fn: Callable[[BleBatterySolarCoordinator], StateType]
+
+
+LINK_SENSORS: tuple[LinkSensorDescription, ...] = (
+    LinkSensorDescription(
+        key="rssi", device_class=SD.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT, entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False, value_fn=lambda c: c.rssi,
+    ),
+    *(
+        LinkSensorDescription(
+            key=key, translation_key=key, state_class=SensorStateClass.TOTAL_INCREASING,
+            entity_category=EntityCategory.DIAGNOSTIC, entity_registry_enabled_default=False,
+            value_fn=fn,
+        )
+        for key, fn in (
+            ("link_connects", lambda c: c.manager.device_stats(c.address).connects),
+            ("link_reuses", lambda c: c.manager.device_stats(c.address).reuses),
+            ("link_failures",
+             lambda c: sum(c.manager.device_stats(c.address).failures.values())),
+        )
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BleBatterySolarConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create sensors for every value the device reports; add new ones as they appear."""
+    coordinator = entry.runtime_data
+    known: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        sample = coordinator.data or {}
+        descriptions = [d for d in SENSORS if d.key in sample] + _list_descriptions(sample)
+        new = [d for d in descriptions if d.key not in known]
+        known.update(d.key for d in new)
+        entities: list[SensorEntity] = [BleSensor(coordinator, d) for d in new]
+        if not known.intersection(d.key for d in LINK_SENSORS):
+            known.update(d.key for d in LINK_SENSORS)
+            entities.extend(LinkSensor(coordinator, d) for d in LINK_SENSORS)
+        if entities:
+            async_add_entities(entities)
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))
+
+
+class BleSensor(BleBatterySolarEntity, SensorEntity):
+    """A measured value of the device."""
+
+    entity_description: BleSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        return self.entity_description.value_fn(self.coordinator.data or {})
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the last poll failed or did not carry this value."""
+        return super().available and self.native_value is not None
+
+
+class LinkSensor(BleBatterySolarEntity, SensorEntity):
+    """Signal strength and connection statistics (diagnostic, disabled by default)."""
+
+    entity_description: LinkSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        return self.entity_description.value_fn(self.coordinator)
+
+    @property
+    def available(self) -> bool:
+        return True if self.entity_description.key != "rssi" else self.native_value is not None
+
+
