@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import custom_components  # noqa: F401  # must be imported before HA looks up integrations
-
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -11,6 +9,7 @@ import pytest
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+import custom_components  # noqa: F401  # must be imported before HA looks up integrations
 from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
 from custom_components.ble_battery_solar.const import CONF_FAMILY, DOMAIN
 

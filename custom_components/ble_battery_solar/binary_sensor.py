@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -32,7 +32,7 @@ def _flag(key: str, translation_key: str,
           device_class: BinarySensorDeviceClass | None = None) -> BleBinarySensorDescription:
     return BleBinarySensorDescription(
         key=key, source=key, translation_key=translation_key, device_class=device_class,
-        value_fn=lambda s: s.get(key),  # type: ignore[return-value,misc]
+        value_fn=lambda s: s.get(key),  # type: ignore[arg-type,return-value]
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
+import probatio as vol
 from homeassistant.components.bluetooth import (
     BluetoothServiceInfoBleak,
     async_discovered_service_info,
@@ -65,7 +65,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask the user to confirm adding the discovered device."""
-        assert self._discovery is not None and self._driver is not None
+        assert self._discovery is not None
+        assert self._driver is not None
         if user_input is not None:
             return self._create(self._discovery, self._driver)
         self._set_confirm_only()
@@ -93,8 +94,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         for info in async_discovered_service_info(self.hass, connectable=True):
             if info.address in configured or info.address in self._choices:
                 continue
-            if (driver := driver_for(info)) is not None:
-                self._choices[info.address] = (info, driver)
+            if (found := driver_for(info)) is not None:
+                self._choices[info.address] = (info, found)
         if not self._choices:
             return self.async_abort(reason="no_devices_found")
         options = [

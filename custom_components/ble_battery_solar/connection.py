@@ -490,7 +490,7 @@ class ConnectionManager:
                 await client.disconnect()
         except asyncio.CancelledError:
             raise
-        except Exception as err:  # noqa: BLE001 - a failed disconnect must not stop cleanup
+        except Exception as err:
             self.failed_disconnects += 1
             _LOGGER.warning("%s: disconnect failed: %s", address, err or type(err).__name__)
 

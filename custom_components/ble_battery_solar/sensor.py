@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -112,6 +111,14 @@ def _listed(key: str, index: int) -> Callable[[Sample], StateType]:
     return value
 
 
+def _cell_summary(fn: Callable[[list[float]], float]) -> Callable[[Sample], StateType]:
+    def value(sample: Sample) -> StateType:
+        cells = sample.get("cell_voltages")
+        return fn(cells) if cells else None
+
+    return value
+
+
 def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
     """One sensor per cell and per temperature probe, plus min/max cell summaries."""
     out: list[BleSensorDescription] = []
@@ -129,7 +136,7 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
                 key=f"{name}_cell_voltage", translation_key=f"{name}_cell_voltage",
                 device_class=SD.VOLTAGE, native_unit_of_measurement=V,
                 state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
-                value_fn=lambda s, fn=fn: fn(s["cell_voltages"]) if s.get("cell_voltages") else None,
+                value_fn=_cell_summary(fn),
             ))
     for i in range(len(sample.get("temperatures") or [])):
         out.append(BleSensorDescription(

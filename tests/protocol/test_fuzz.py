@@ -30,7 +30,8 @@ def _check(family: str, frames: list[bytes]) -> None:
     try:
         sample = decode(family, frames)
     except FrameError as err:
-        assert family in str(err)
+        message = str(err)
+        assert family in message
         return
     for key, value in sample.items():
         for v in value if isinstance(value, list) else [value]:

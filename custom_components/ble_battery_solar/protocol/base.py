@@ -57,10 +57,10 @@ def matcher_matches(matcher: Matcher, adv: Advertisement) -> bool:
         start = matcher.get("manufacturer_data_start")
         if start is not None and not adv.manufacturer_data[mid].startswith(bytes(start)):
             return False
-    if (pattern := matcher.get("local_name")) is not None:
-        if adv.local_name is None or not _name_pattern(pattern).match(adv.local_name):
-            return False
-    return True
+    pattern = matcher.get("local_name")
+    return pattern is None or (
+        adv.local_name is not None and _name_pattern(pattern).match(adv.local_name) is not None
+    )
 
 
 # --- checksums -------------------------------------------------------------------
@@ -211,7 +211,7 @@ class Driver:
         """
         raise NotImplementedError  # pragma: no cover - every driver implements it
 
-    def answers(self, request: bytes | None, frame: bytes) -> bool:  # noqa: ARG002
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
         """Whether a whole frame is the response to a request (None: streaming)."""
         return True
 

@@ -74,10 +74,12 @@ class Advertisement:
         name = get("local_name", None)
         if name is None:
             name = get("name", None)
-        if isinstance(name, str) and get("address", None) is not None:
-            # HA reports the address as name when a device advertises none.
-            if name.replace("-", ":").upper() == str(get("address")).upper():
-                name = None
+        address = get("address", None)
+        # HA reports the address as name when a device advertises none.
+        if isinstance(name, str) and address is not None and (
+            name.replace("-", ":").upper() == str(address).upper()
+        ):
+            name = None
         mfr_raw = get("manufacturer_data", None) or {}
         mfr = {
             int(k): (bytes.fromhex(v) if isinstance(v, str) else bytes(v))
