@@ -79,11 +79,11 @@ class SimDevice:
         self.requests_seen: list[bytes] = []
         self.centrals: set[object] = set()  # clients connected right now (any proxy)
 
-    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:  # noqa: ARG002
+    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
         """Whole response frames to a write (chunked by the transport)."""
         return []
 
-    def on_read(self, char_uuid: str) -> bytes:  # noqa: ARG002
+    def on_read(self, char_uuid: str) -> bytes:
         """Value of a characteristic read."""
         return b""
 

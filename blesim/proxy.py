@@ -19,9 +19,9 @@ from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.device import BLEDevice
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakError
+from bleak_retry_connector.bluez import Allocations
 from bluetooth_data_tools import monotonic_time_coarse
 from habluetooth import BaseHaRemoteScanner, HaBluetoothConnector, get_manager
-from bleak_retry_connector.bluez import Allocations
 
 from .devices import SimDevice
 
@@ -86,7 +86,7 @@ class VirtualProxy:
 
     def start(self) -> None:
         """Register the scanner with Home Assistant and start advertising the devices."""
-        from homeassistant.components import bluetooth  # noqa: PLC0415
+        from homeassistant.components import bluetooth
 
         connector = HaBluetoothConnector(
             client=self.client_class, source=self.source, can_connect=self.can_connect
@@ -200,7 +200,7 @@ class VirtualClient(BaseBleakClient):
     def is_connected(self) -> bool:
         return self._connected
 
-    async def connect(self, pair: bool = False, **kwargs: Any) -> None:  # noqa: ARG002
+    async def connect(self, pair: bool = False, **kwargs: Any) -> None:
         proxy = self.proxy
         device = proxy.devices.get(self.address)
         if not proxy.online:
