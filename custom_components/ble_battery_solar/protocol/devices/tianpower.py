@@ -135,10 +135,10 @@ class TianPowerDriver(Driver):
                 raise self.error(f"{cell_count} cells but no cell block 0x{cmd:02X}")
             cells += values_list(blocks[cmd], DATA_OFFSET, CELLS_PER_FRAME, 2, scale=0.001)
         out["cell_voltages"] = cells[:cell_count]
-        self.cell_count = cell_count
         out["temperatures"] = [
             *values_list(blocks[CMD_TEMPS], DATA_OFFSET, temp_count, 2, scale=0.1, signed=True),
             out.pop("ambient_temperature"),
             out.pop("mosfet_temperature"),
         ]
+        self.cell_count = cell_count
         return out  # type: ignore[return-value]
