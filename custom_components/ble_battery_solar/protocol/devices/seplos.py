@@ -1,0 +1,311 @@
+"""Seplos BMS, both BLE protocols.
+
+V3 (service 0xFFF0, notify 0xFFF1, write 0xFFF2): Modbus RTU. Slave 0x00 is the
+system (EMS): input registers 0x2000 x 0x1A "EIA" (32-bit values with the low
+word first), 0x2100 x 0x16 "EIB", coils 0x2200 x 0x50 "EIC" (switches, alarms).
+Pack n (slave n): 0x1000 x 0x11 "PIA", 0x1100 x 0x1A "PIB" (16 cells 1 mV,
+temperatures 0.1 K). Exception replies ``<addr> <fn | 0x80> <code> <CRC>``.
+
+V2 (service 0xFF00, notify 0xFF01, write 0xFF02): request
+``7E 10 <addr> 46 <cmd> <len16> <data> <CRC16/XMODEM BE> 0D``, response
+``7E 14 <addr> <cmd> <status> <len16> <data> <CRC16/XMODEM BE over [1:-3]> 0D``;
+0x61 telemetry, 0x62 parameters and switches, 0x51 manufacturer information.
+
+Variants: "v2"; "v3" (one pack) or "v3:<packs>" (or any text naming "<n> packs");
+`variant_for` picks V2 for the "BPxx" advertisements.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from custom_components.ble_battery_solar.protocol.base import (
+    Field,
+    Matcher,
+    crc16_xmodem,
+    read_fields,
+    read_int,
+    uuid16,
+    values_list,
+)
+from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver
+from custom_components.ble_battery_solar.protocol.models import Advertisement, Sample
+
+# --- V3 (Modbus) -------------------------------------------------------------------
+
+SYSTEM = 0x00
+MAX_PACKS = 16
+PACK_CELLS = 16
+KELVIN = -2731  # temperatures in 0.1 K
+
+EIA = Block("EIA", SYSTEM, 0x04, 0x2000, 0x1A)
+EIB = Block("EIB", SYSTEM, 0x04, 0x2100, 0x16)
+EIC = Block("EIC", SYSTEM, 0x01, 0x2200, 0x50)
+
+
+def pia(pack: int) -> Block:
+    """Pack information A (voltages, currents, capacities of one pack)."""
+    return Block(f"PIA{pack}", pack, 0x04, 0x1000, 0x11)
+
+
+def pib(pack: int) -> Block:
+    """Pack information B (cell voltages and temperatures of one pack)."""
+    return Block(f"PIB{pack}", pack, 0x04, 0x1100, 0x1A)
+
+
+V3_PLAN = [EIA, EIB, EIC] + [b for n in range(1, MAX_PACKS + 1) for b in (pia(n), pib(n))]
+
+EIA_FIELDS = (
+    Field("pack_count", 44, 2, kind="int"),
+    Field("cycles", 46, 2, kind="int"),
+    Field("battery_level", 48, 2, 0.1),
+    Field("battery_health", 50, 2, 0.1),
+)
+EIC_FIELDS = (
+    Field("dischrg_mosfet", 7, 1, kind="bool", mask=0x01),
+    Field("chrg_mosfet", 7, 1, kind="bool", mask=0x02),
+    Field("balancer", 7, 1, kind="bool", mask=0x04),
+    Field("heater", 7, 1, kind="bool", mask=0x08),
+    # alarm bytes 1-9 without the switch states and status (non-alarm) bytes
+    Field("problem_code", 1, 9, kind="int", mask=0xFFFF00FF00FF0000FF),
+)
+PIB_CELL_TEMPS, PIB_AMBIENT_TEMPS = 32, 48  # 4 cell sensors; ambient and MOSFET sensors
+
+
+def swapped32(data: bytes, offset: int, *, signed: bool = False) -> int:
+    """32-bit value stored as two big-endian words, low word first."""
+    value = read_int(data, offset + 2, 2) << 16 | read_int(data, offset, 2)
+    return value - (1 << 32) if signed and value & 0x80000000 else value
+
+
+# --- V2 (7E framing) -------------------------------------------------------------------
+
+V2_HEAD, V2_TAIL = 0x7E, 0x0D
+V2_REQUEST_VERSION, V2_RESPONSE_VERSION = 0x10, 0x14
+V2_HEADER, V2_TRAILER = 7, 3  # 7E ver addr cmd status len16 | crc16 0D
+V2_MAX_LENGTH = 0x400
+CMD_TELEMETRY, CMD_PARAMETERS, CMD_MANUFACTURER = 0x61, 0x62, 0x51
+V2_MAX_CELLS, V2_MAX_TEMPS = 24, 12
+V2_FIELDS = (
+    Field("current", 0, 2, 0.01, signed=True),
+    Field("voltage", 2, 2, 0.01),
+    Field("cycle_charge", 4, 2, 0.01),
+    Field("battery_level", 9, 2, 0.1),
+    Field("design_capacity", 11, 2, 0.01),
+    Field("cycles", 13, 2, kind="int"),
+    Field("battery_health", 15, 2, 0.1),
+)
+V2_ANALOG_LENGTH = 19  # the fields above plus the port voltage
+V2_STATES = (
+    Field("dischrg_mosfet", 38, 1, kind="bool", mask=0x01),
+    Field("chrg_mosfet", 38, 1, kind="bool", mask=0x02),
+    Field("heater", 38, 1, kind="bool", mask=0x08),
+)
+V2_ALARM_COUNT, V2_MAX_ALARMS = 39, 8
+V2_ALARM_MASK = 0x7DFFFFFFFFFF  # ignores alarm bytes 7-8 and status bits of byte 6
+
+
+def v2_request(cmd: int, data: bytes = b"", address: int = 0) -> bytes:
+    """A Seplos V2 request frame."""
+    body = bytes((V2_REQUEST_VERSION, address, 0x46, cmd)) + len(data).to_bytes(2, "big") + data
+    return bytes((V2_HEAD,)) + body + crc16_xmodem(body).to_bytes(2, "big") + bytes((V2_TAIL,))
+
+
+V2_NAMES = ("BP0?", "BP1?", "BP2?")
+V3_NAMES = (*(f"SP{d}?B*" for d in range(10)), "SP1??B*", "XZHX*", "CSY*")
+
+
+def _matcher(local_name: str, service: int) -> Matcher:
+    return {"local_name": local_name, "service_uuid": uuid16(service), "connectable": True}
+
+
+_PACKS = re.compile(r"(?:v3:|\b)(\d+)(?:\s*packs?\b|$)")
+
+
+class SeplosDriver(ModbusDriver):
+    """Seplos V3 (Modbus, EMS + packs) and V2 (7E framing) BMS."""
+
+    family = "seplos"
+    title = "Seplos BMS (V2 / V3)"
+    service_uuid = uuid16(0xFFF0)
+    notify_uuid = uuid16(0xFFF1)
+    write_uuid = uuid16(0xFFF2)
+    matchers: ClassVar[tuple[Matcher, ...]] = (
+        *(_matcher(name, 0xFFF0) for name in V3_NAMES),
+        *(_matcher(name, 0xFF00) for name in V2_NAMES),
+    )
+    slaves = frozenset(range(SYSTEM, MAX_PACKS + 1))
+    functions = frozenset({0x01, 0x04})
+    required_keys = ("voltage", "current")
+
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant)
+        text = (variant or "").lower()
+        self.v2 = "v2" in text
+        match = _PACKS.search(text)
+        self.packs = min(max(int(match.group(1)), 1), MAX_PACKS) if match else 1
+        if self.v2:  # V2 talks over the 0xFF00 service
+            self.service_uuid = uuid16(0xFF00)  # type: ignore[misc]
+            self.notify_uuid = uuid16(0xFF01)  # type: ignore[misc]
+            self.write_uuid = uuid16(0xFF02)  # type: ignore[misc]
+
+    @classmethod
+    def variant_for(cls, adv: Advertisement) -> str:
+        """"v2" for the V2 boards' "BPxx" advertisements, else "v3"."""
+        name = adv.local_name or ""
+        return "v2" if any(fnmatch.fnmatchcase(name, n) for n in V2_NAMES) else "v3"
+
+    # requests and framing
+
+    def poll(self) -> list[Block]:
+        return [EIA, EIC, *(pib(n) for n in range(1, self.packs + 1))]
+
+    def plan(self, frames: Sequence[bytes]) -> list[Block]:
+        return V3_PLAN
+
+    def requests(self) -> list[bytes]:
+        if self.v2:
+            return [v2_request(CMD_TELEMETRY, b"\x00"), v2_request(CMD_PARAMETERS)]
+        return super().requests()
+
+    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        if not buffer or buffer[0] != V2_HEAD:
+            return super().frames_in(buffer)  # V3: Modbus (a 0x7E inside is a bad slave id)
+        frames: list[bytes] = []
+        pos = 0
+        while pos < len(buffer):
+            if buffer[pos] != V2_HEAD:
+                raise self.error(f"V2 frame starts with 0x{buffer[pos]:02X}, expected 0x7E")
+            if len(buffer) - pos < V2_HEADER:
+                break
+            if buffer[pos + 1] != V2_RESPONSE_VERSION:
+                raise self.error(f"V2 frame with protocol version 0x{buffer[pos + 1]:02X}, "
+                                 f"expected 0x{V2_RESPONSE_VERSION:02X}")
+            length = read_int(buffer, pos + 5, 2)
+            if length > V2_MAX_LENGTH:
+                raise self.error(f"V2 frame announces an impossible {length} data bytes")
+            end = pos + V2_HEADER + length + V2_TRAILER
+            if end > len(buffer):
+                break
+            if buffer[end - 1] != V2_TAIL:
+                raise self.error(f"V2 frame ends with 0x{buffer[end - 1]:02X}, expected 0x0D")
+            frames.append(buffer[pos:end])
+            pos = end
+        return frames, buffer[pos:]
+
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
+        if request is not None and request[0] == V2_HEAD:
+            return frame[0] == V2_HEAD and frame[3] == request[4]
+        return frame[0] != V2_HEAD and super().answers(request, frame)
+
+    def decode_frames(self, frames: list[bytes]) -> Sample:
+        # frames_in never mixes the two framings
+        return self._decode_v2(frames) if frames[0][0] == V2_HEAD else super().decode_frames(frames)
+
+    # V3
+
+    def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        eia = self.require(tied, EIA.name)
+        eic = self.require(tied, EIC.name)
+        self.data_of(tied, EIB.name, required=False)  # optional: some firmware refuses it
+        out: dict[str, Any] = read_fields(self.family, eia, EIA_FIELDS)
+        out["voltage"] = swapped32(eia, 0) / 100
+        out["current"] = swapped32(eia, 4, signed=True) / 10
+        out["cycle_charge"] = swapped32(eia, 8) / 100
+        out["design_capacity"] = swapped32(eia, 20) / 100
+        for key in ("battery_level", "battery_health"):
+            if out[key] > 100:
+                raise self.error(f"{key} {out[key]} % is above 100")
+        packs = out.pop("pack_count")
+        if not 1 <= packs <= MAX_PACKS:
+            raise self.error(f"system reports {packs} packs, expected 1-{MAX_PACKS}")
+        out.update(read_fields(self.family, eic, EIC_FIELDS))
+
+        cells: list[float] = []
+        temperatures: list[float] = []
+        deltas: list[float] = []
+        counts: list[int] = []
+        for pack in range(1, MAX_PACKS + 1):
+            pia_data = self.data_of(tied, pia(pack).name, required=False)
+            data = self.data_of(tied, pib(pack).name, required=pia_data is not None)
+            if data is None:
+                break
+            if pack > packs:
+                raise self.error(f"pack {pack} answered, but the system reports {packs} packs")
+            pack_cells = [v for v in values_list(data, 0, PACK_CELLS, 2, scale=0.001) if v]
+            if pack_cells:
+                deltas.append(round(max(pack_cells) - min(pack_cells), 3))
+            counts.append(len(pack_cells))
+            cells += pack_cells
+            temperatures += values_list(data, PIB_CELL_TEMPS, 4, 2, scale=0.1, add=KELVIN)
+            temperatures += values_list(data, PIB_AMBIENT_TEMPS, 2, 2, scale=0.1, add=KELVIN)
+        # answers from packs beyond the first gap answer no request of this poll
+        answered = {block.name for block, _frame in tied}
+        if any(pib(n).name in answered for n in range(len(counts) + 1, MAX_PACKS + 1)):
+            raise self.error("pack responses are not numbered consecutively from 1")
+        if cells:
+            out["cell_voltages"] = cells
+            out["cell_count"] = max(counts)
+            # packs are in parallel: the spread that matters is the one inside a pack
+            out["delta_voltage"] = max(deltas)
+        if temperatures:
+            out["temperatures"] = temperatures
+        return out  # type: ignore[return-value]
+
+    # V2
+
+    def _decode_v2(self, frames: list[bytes]) -> Sample:
+        out: dict[str, Any] = {}
+        seen: set[int] = set()
+        for frame in frames:
+            cmd, status = frame[3], frame[4]
+            if crc16_xmodem(frame[1:-3]) != read_int(frame, len(frame) - 3, 2):
+                raise self.error(f"bad CRC in V2 0x{cmd:02X} response")
+            if status != 0:
+                raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
+            if cmd in seen:
+                raise self.error(f"two V2 0x{cmd:02X} responses in one poll")
+            seen.add(cmd)
+            data = frame[V2_HEADER:-V2_TRAILER]
+            if cmd == CMD_TELEMETRY:
+                out.update(self._telemetry(data))
+            elif cmd == CMD_PARAMETERS:
+                out.update(self._parameters(data))
+            elif cmd != CMD_MANUFACTURER:
+                raise self.error(f"unexpected V2 response to command 0x{cmd:02X}")
+        return out  # type: ignore[return-value]
+
+    def _telemetry(self, data: bytes) -> dict[str, Any]:
+        if len(data) < 3:
+            raise self.error(f"V2 telemetry of {len(data)} bytes is too short")
+        cells = data[2]
+        if cells > V2_MAX_CELLS or len(data) < 4 + 2 * cells:
+            raise self.error(f"{cells} cells do not fit a {len(data)}-byte V2 telemetry frame")
+        temps = data[3 + 2 * cells]
+        if temps > V2_MAX_TEMPS:
+            raise self.error(f"{temps} temperature sensors reported, at most {V2_MAX_TEMPS}")
+        base = 4 + 2 * cells + 2 * temps
+        alarm = base + V2_ANALOG_LENGTH + 4 + cells + temps
+        if alarm >= len(data) or alarm + 1 + data[alarm] + (cells + 7) // 8 > len(data):
+            raise self.error(f"V2 telemetry of {len(data)} bytes lacks its status section")
+        out = read_fields(self.family, data[base:], V2_FIELDS)
+        for key in ("battery_level", "battery_health"):
+            if out[key] > 100:
+                raise self.error(f"{key} {out[key]} % is above 100")
+        out["cell_voltages"] = values_list(data, 3, cells, 2, scale=0.001)
+        out["temperatures"] = values_list(data, 4 + 2 * cells, temps, 2, scale=0.1, add=KELVIN)
+        balance = alarm + 1 + data[alarm]
+        out["balancer"] = any(data[balance : balance + min((cells + 7) // 8, 8)])
+        return out
+
+    def _parameters(self, data: bytes) -> dict[str, Any]:
+        if len(data) <= V2_ALARM_COUNT or len(data) < V2_ALARM_COUNT + 1 + data[V2_ALARM_COUNT]:
+            raise self.error(f"V2 parameter frame of {len(data)} bytes is too short")
+        out = read_fields(self.family, data, V2_STATES)
+        count = min(data[V2_ALARM_COUNT], V2_MAX_ALARMS)
+        alarms = data[V2_ALARM_COUNT + 1 : V2_ALARM_COUNT + 1 + count]
+        out["problem_code"] = int.from_bytes(alarms, "big") & V2_ALARM_MASK
+        return out
