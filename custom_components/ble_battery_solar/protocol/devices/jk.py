@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..base import Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
-from ..models import Sample
+from ..models import FrameError, Sample
 
 RSP_HEAD = b"\x55\xaa\xeb\x90"
 CMD_HEAD = b"\xaa\x55\x90\xeb"
@@ -41,6 +41,7 @@ FIRST_32S_FIRMWARE = 11  # SW major version from which the 32S layout is used
 SIX_SENSOR_FIRMWARE = 14  # SW major version from which six temperature sensors are reported
 CELLS_OFFSET = 6
 TEMP_ABSENT = -2000  # raw value of a sensor slot without a sensor
+VOLTAGE_TOLERANCE = 0.1  # pack voltage vs. sum of cell voltages (relative, plus 0.5 V)
 
 # Cell-info fields in the 32S layout; the 24S layout has them 32 bytes earlier.
 FIELDS_32S = (
@@ -177,6 +178,13 @@ class JkDriver(Driver):
             return LAYOUT_24S
         return LAYOUT_32S
 
+    def _layouts_to_try(self) -> tuple[Layout, ...]:
+        """The known layout, or (firmware unknown) the likely one first and then the other."""
+        first = self.layout()
+        if self.sw_major is not None:
+            return (first,)
+        return (first, LAYOUT_24S if first is LAYOUT_32S else LAYOUT_32S)
+
     def decode_frames(self, frames: list[bytes]) -> Sample:
         for frame in frames:
             if sum8(frame[:-1]) != frame[-1]:
@@ -190,7 +198,7 @@ class JkDriver(Driver):
                 out.update(self._device_info(frame))
         for frame in frames:
             if frame[4] == TYPE_CELL_INFO:
-                out.update(self._cell_info(frame))
+                out.update(self._cell_info_any_layout(frame))
         # settings frames (type 0x01) carry no measurement; they are accepted and skipped
         return out  # type: ignore[return-value]
 
@@ -202,8 +210,16 @@ class JkDriver(Driver):
         self.sw_major = int(version.group())
         return info
 
-    def _cell_info(self, frame: bytes) -> dict[str, Any]:
-        layout = self.layout()
+    def _cell_info_any_layout(self, frame: bytes) -> dict[str, Any]:
+        errors: list[FrameError] = []
+        for layout in self._layouts_to_try():
+            try:
+                return self._cell_info(frame, layout)
+            except FrameError as err:
+                errors.append(err)
+        raise errors[0]
+
+    def _cell_info(self, frame: bytes, layout: Layout) -> dict[str, Any]:
         values = read_fields(self.family, frame, layout.fields)
         mask = read_int(frame, layout.cell_mask_offset, 4, order="little")
         if mask >> layout.max_cells:
@@ -215,6 +231,13 @@ class JkDriver(Driver):
         ]
         if not values["cell_voltages"]:
             raise self.error("cell-info frame reports no cells")
+        # The pack voltage is the sum of the cells; a mismatch means a wrong layout.
+        total = sum(values["cell_voltages"])
+        if abs(values["voltage"] - total) > VOLTAGE_TOLERANCE * total + 0.5:
+            raise self.error(
+                f"pack voltage {values['voltage']} V does not match the {total:.3f} V sum of "
+                f"cells in the {layout.name} layout"
+            )
         for key in ("battery_level", "battery_health"):
             if values[key] > 100:
                 raise self.error(f"{key} {values[key]} % is above 100")
