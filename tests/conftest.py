@@ -78,3 +78,36 @@ async def setup_entry(hass: HomeAssistant, device: SimDevice,
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+async def advance(hass: HomeAssistant, freezer: Any, seconds: float, step: float = 0.05) -> None:
+    """Move HA's frozen clock forward in small steps, letting due timers and tasks run."""
+    import asyncio  # noqa: PLC0415
+
+    from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
+        async_fire_time_changed_exact,
+    )
+
+    steps = max(1, round(seconds / step))
+    for _ in range(steps):
+        freezer.tick(step)
+        # exact: the plain helper rounds up to half a second, hiding early timers
+        async_fire_time_changed_exact(hass)
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+
+async def run_until_done(hass: HomeAssistant, freezer: Any, awaitable: Any,
+                         limit: float = 120.0, step: float = 0.05) -> Any:
+    """Run a coroutine that may sleep on HA's frozen clock, stepping time until it ends."""
+    import asyncio  # noqa: PLC0415
+
+    task = asyncio.ensure_future(awaitable)
+    waited = 0.0
+    while not task.done():
+        if waited > limit:
+            task.cancel()
+            raise AssertionError(f"still running after {limit} simulated seconds")
+        await advance(hass, freezer, step, step)
+        waited += step
+    return task.result()

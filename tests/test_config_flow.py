@@ -1,0 +1,223 @@
+"""Config flow: bluetooth discovery, confirmation, the user pick list, aborts and options."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from homeassistant.components import bluetooth
+from homeassistant.config_entries import SOURCE_BLUETOOTH, SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+
+from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy
+from custom_components.ble_battery_solar import get_manager
+from custom_components.ble_battery_solar.const import (
+    CONF_FAMILY,
+    CONF_KEEP_ALIVE,
+    CONF_UPDATE_INTERVAL,
+    DOMAIN,
+)
+
+from .conftest import JBD_ADDRESS, setup_entry
+
+
+def _service_info(hass: HomeAssistant, address: str) -> bluetooth.BluetoothServiceInfoBleak:
+    info = bluetooth.async_last_service_info(hass, address, connectable=True)
+    assert info is not None
+    return info
+
+
+def _our_flows(hass: HomeAssistant) -> list[dict]:
+    return [f for f in hass.config_entries.flow.async_progress() if f["handler"] == DOMAIN]
+
+
+async def test_discovery_confirm_creates_entry_with_entities(
+    hass: HomeAssistant, jbd: SimDevice
+) -> None:
+    """HA pushes a discovery from our manifest matchers; confirming adds a working device."""
+    await hass.async_block_till_done()
+    flows = _our_flows(hass)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_BLUETOOTH]
+    assert flows[0]["context"]["unique_id"] == JBD_ADDRESS
+    assert flows[0]["step_id"] == "bluetooth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"], {})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == jbd.name
+    assert result["data"] == {"address": JBD_ADDRESS, CONF_FAMILY: "jbd"}
+    entry = result["result"]
+    assert entry.unique_id == JBD_ADDRESS
+    assert entry.state is ConfigEntryState.LOADED
+
+    model = jbd.model
+    assert float(hass.states.get("sensor.sim_jbd_sp04s_voltage").state) == pytest.approx(
+        model.voltage, abs=0.01
+    )
+    assert float(hass.states.get("sensor.sim_jbd_sp04s_current").state) == pytest.approx(
+        model.current, abs=0.01
+    )
+    assert hass.states.get("sensor.sim_jbd_sp04s_battery").state == str(round(model.soc * 100))
+    for i, cell in enumerate(model.cell_voltages, start=1):
+        state = hass.states.get(f"sensor.sim_jbd_sp04s_cell_{i}_voltage")
+        assert float(state.state) == pytest.approx(cell, abs=0.001)
+    for i, temp in enumerate(model.temperatures, start=1):
+        state = hass.states.get(f"sensor.sim_jbd_sp04s_temperature_{i}")
+        assert float(state.state) == pytest.approx(temp, abs=0.1)
+        assert state.attributes["unit_of_measurement"] == "°C"
+    voltage = hass.states.get("sensor.sim_jbd_sp04s_voltage")
+    assert voltage.attributes["device_class"] == "voltage"
+    assert voltage.attributes["state_class"] == "measurement"
+    assert hass.states.get("binary_sensor.sim_jbd_sp04s_charge_mosfet").state == "on"
+
+
+async def test_battery_service_is_never_pushed_but_offered_in_user_step(
+    hass: HomeAssistant, bbs: SimDevice, jbd: SimDevice
+) -> None:
+    """0x180F devices (phones, mice...) get no discovery; the user can still pick them."""
+    await hass.async_block_till_done()
+    assert {f["context"]["unique_id"] for f in _our_flows(hass)} == {JBD_ADDRESS}
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=_service_info(hass, bbs.address)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    options = result["data_schema"].schema["address"].config["options"]
+    assert {o["value"] for o in options} == {bbs.address, jbd.address}
+    assert any("Bluetooth Battery Service" in o["label"] for o in options)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": bbs.address}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"address": bbs.address, CONF_FAMILY: "ble_battery_service"}
+    assert hass.states.get("sensor.sim_battery_battery").state == str(round(bbs.model.soc * 100))
+
+
+async def test_user_step_skips_configured_devices(
+    hass: HomeAssistant, jbd: SimDevice, bbs: SimDevice
+) -> None:
+    await setup_entry(hass, jbd)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    options = result["data_schema"].schema["address"].config["options"]
+    assert [o["value"] for o in options] == [bbs.address]
+
+
+async def test_user_step_no_devices_found(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_devices_found"
+
+
+async def test_user_step_only_lists_supported_devices(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    class Headset(SimDevice):
+        local_name = "Some Headphones"
+        service_uuids = ("0000110b-0000-1000-8000-00805f9b34fb",)
+
+    proxy.add(Headset("11:22:33:44:55:66"))
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_devices_found"
+
+
+async def test_user_step_aborts_when_configured_meanwhile(
+    hass: HomeAssistant, jbd: SimDevice
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    await setup_entry(hass, jbd)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": jbd.address}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_discovery_of_configured_device_aborts(hass: HomeAssistant, jbd: SimDevice) -> None:
+    await hass.async_block_till_done()
+    for flow in _our_flows(hass):  # the discovery pushed before the entry existed
+        hass.config_entries.flow.async_abort(flow["flow_id"])
+    await setup_entry(hass, jbd)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=_service_info(hass, jbd.address)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_discovery_of_unsupported_device_aborts(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    class Thermometer(SimDevice):
+        local_name = "Thermo"
+        service_uuids = ("0000181a-0000-1000-8000-00805f9b34fb",)
+
+    proxy.add(Thermometer("11:22:33:44:55:77"))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH},
+        data=_service_info(hass, "11:22:33:44:55:77"),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
+
+
+async def test_options_apply_without_restart(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    manager = get_manager(hass)
+    assert coordinator.update_interval == timedelta(seconds=30)
+    assert manager.is_open(jbd.address)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    schema_defaults = {str(k): k.default() for k in result["data_schema"].schema}
+    assert schema_defaults == {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0}
+    # Same coordinator (no reload), new settings, link released for the phone app.
+    assert entry.runtime_data is coordinator
+    assert coordinator.update_interval == timedelta(seconds=10)
+    assert coordinator.keep_alive == 0
+    assert not manager.is_open(jbd.address)
+    assert proxy.links == {}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {CONF_UPDATE_INTERVAL: 4, CONF_KEEP_ALIVE: 90},
+        {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: -1},
+        {CONF_UPDATE_INTERVAL: "soon", CONF_KEEP_ALIVE: 90},
+    ],
+)
+async def test_options_reject_invalid_values(
+    hass: HomeAssistant, jbd: SimDevice, options: dict
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(result["flow_id"], options)
+    assert entry.options == {}
+
+
+async def test_second_device_of_other_family(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    """Two JBD devices and a Battery Service device can be set up side by side."""
+    devices = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2)]
+    devices.append(proxy.add(BatteryServiceDevice("C0:FF:EE:00:00:10")))
+    entries = [await setup_entry(hass, d) for d in devices]
+    assert all(e.state is ConfigEntryState.LOADED for e in entries)
+    assert len({e.runtime_data.address for e in entries}) == 3

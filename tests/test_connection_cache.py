@@ -1,0 +1,295 @@
+"""The connection cache end to end: HA's bluetooth stack, real bleak-retry-connector, blesim."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+
+from blesim import JbdDevice, SimDevice, VirtualProxy
+from custom_components.ble_battery_solar import get_manager
+from custom_components.ble_battery_solar.connection import (
+    LINK_LOST,
+    MALFORMED,
+    NO_SLOT,
+    NOT_FOUND,
+    TIMEOUT,
+)
+from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE, CONF_UPDATE_INTERVAL
+
+from .conftest import advance, make_entry, run_until_done, setup_entry
+
+VOLTAGE = "sensor.sim_jbd_sp04s_voltage"
+
+
+def assert_no_leak(proxy: VirtualProxy) -> None:
+    """Every client that connected was disconnected by its owner, and no link is left."""
+    assert proxy.opened == proxy.closed
+    assert proxy.links == {}
+    assert proxy.slot_violations == 0
+
+
+async def test_ten_polls_one_connect_nine_reuses(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)  # poll 1
+    coordinator = entry.runtime_data
+    for _ in range(9):
+        await coordinator.async_refresh()
+        assert coordinator.last_update_success
+    stats = get_manager(hass).device_stats(jbd.address)
+    assert (proxy.opened, proxy.closed) == (1, 0)
+    assert (stats.connects, stats.reuses, stats.disconnects) == (1, 9, 0)
+    assert len([r for r in jbd.requests_seen if r[2] == 0x03]) == 10
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_idle_window_expiry_closes_link(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 600, CONF_KEEP_ALIVE: 90})
+    manager = get_manager(hass)
+    await advance(hass, freezer, 89.5, step=0.5)
+    assert manager.is_open(jbd.address)
+    assert proxy.links
+    await advance(hass, freezer, 1.0, step=0.1)  # released within 1 s of expiry
+    assert not manager.is_open(jbd.address)
+    assert_no_leak(proxy)
+    # The next poll connects again; the entity was never marked stale.
+    await entry.runtime_data.async_refresh()
+    assert proxy.opened == 2
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+
+
+async def test_keep_window_zero_connects_and_releases_every_poll(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd, {CONF_KEEP_ALIVE: 0})
+    assert (proxy.opened, proxy.closed, proxy.links) == (1, 1, {})
+    for n in range(2, 5):
+        await entry.runtime_data.async_refresh()
+        assert entry.runtime_data.last_update_success
+        assert (proxy.opened, proxy.closed, proxy.links) == (n, n, {})
+    stats = get_manager(hass).device_stats(jbd.address)
+    assert (stats.connects, stats.reuses) == (4, 0)
+
+
+async def test_error_mid_poll_evicts_and_next_poll_reconnects(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    manager = get_manager(hass)
+    jbd.faults.drop_mid_response = True
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert coordinator.last_exception.translation_key == LINK_LOST
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE  # no stale value shown
+    assert not manager.is_open(jbd.address)
+    assert_no_leak(proxy)  # the dropped client was still disconnect()ed
+
+    jbd.faults.drop_mid_response = False
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert proxy.opened == 2
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    assert manager.device_stats(jbd.address).failures == {LINK_LOST: 1}
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_malformed_notification_is_a_clear_error(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    jbd.faults.corrupt = True
+    await coordinator.async_refresh()
+    err = coordinator.last_exception
+    assert err.translation_key == MALFORMED
+    assert "malformed response" in str(err)
+    assert "checksum" in str(err)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert_no_leak(proxy)
+    jbd.faults.corrupt = False
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_device_that_never_answers_times_out(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    jbd.faults.no_answer = True
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert coordinator.last_exception.translation_key == TIMEOUT
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert_no_leak(proxy)
+
+
+async def test_device_out_of_range_is_not_found(
+    hass: HomeAssistant, proxy: VirtualProxy, jbd: SimDevice, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    jbd.faults.out_of_range = True
+    await get_manager(hass).release(jbd.address)
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert coordinator.last_exception.translation_key == NOT_FOUND
+    assert "not in range" in str(coordinator.last_exception)
+    assert_no_leak(proxy)
+
+
+async def test_no_free_slot_is_reported(
+    hass: HomeAssistant, make_proxy, freezer
+) -> None:
+    """A proxy whose only slot another integration holds: a clear 'no free slot' error."""
+    proxy = make_proxy(slots=1)
+    jbd = proxy.add(JbdDevice("A5:C2:37:10:00:01"))
+    entry = await setup_entry(hass, jbd)
+    await get_manager(hass).release(jbd.address)
+    proxy.connecting += 1  # a foreign connection takes the slot
+    proxy.report_allocations()
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert entry.runtime_data.last_exception.translation_key == NO_SLOT
+    assert "free Bluetooth connection slot" in str(entry.runtime_data.last_exception)
+    proxy.connecting -= 1
+    proxy.report_allocations()
+    await entry.runtime_data.async_refresh()
+    assert entry.runtime_data.last_update_success
+    assert proxy.slot_violations == 0
+
+
+async def test_slow_connect_does_not_delay_other_devices(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    """Device A's connect hangs for 20 s; device B keeps being polled on its 5 s interval."""
+    dev_a = proxy.add(JbdDevice("A5:C2:37:10:00:0A", "JBD-A"))
+    dev_b = proxy.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
+    entry_b = await setup_entry(hass, dev_b, {CONF_UPDATE_INTERVAL: 5})
+    dev_a.faults.connect_delay = 20.0
+    entry_a = make_entry(dev_a, {CONF_UPDATE_INTERVAL: 5})
+    entry_a.add_to_hass(hass)
+    setup_a = asyncio.ensure_future(hass.config_entries.async_setup(entry_a.entry_id))
+
+    polled_at = []
+    for second in range(1, 19):  # 18 s of simulated time while A is still connecting
+        before = len(dev_b.requests_seen)
+        await advance(hass, freezer, 1.0, step=0.25)
+        if len(dev_b.requests_seen) > before:
+            polled_at.append(second)
+        assert not setup_a.done()
+    # B's 5 s interval held: three polls, each within a second of its due time.
+    assert len(polled_at) == 3
+    assert all(b - a in (4, 5, 6) for a, b in zip(polled_at, polled_at[1:], strict=False))
+    assert entry_b.runtime_data.last_update_success
+
+    await run_until_done(hass, freezer, setup_a)
+    assert entry_a.state is ConfigEntryState.LOADED
+    assert dev_a.requests_seen
+
+
+async def test_one_slot_two_devices_rotate(hass: HomeAssistant, make_proxy) -> None:
+    """A proxy with 1 slot and 2 devices: both keep updating, the slot is never exceeded."""
+    proxy = make_proxy(slots=1)
+    dev_a = proxy.add(JbdDevice("A5:C2:37:10:00:0A", "JBD-A"))
+    dev_b = proxy.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
+    entry_a = await setup_entry(hass, dev_a)
+    entry_b = await setup_entry(hass, dev_b)
+    assert entry_a.state is entry_b.state is ConfigEntryState.LOADED
+    for _ in range(5):
+        for entry in (entry_a, entry_b):
+            await entry.runtime_data.async_refresh()
+            assert entry.runtime_data.last_update_success
+            assert len(proxy.links) <= 1
+    assert proxy.peak == 1
+    assert proxy.slot_violations == 0
+    assert proxy.rejected_no_slot == 0  # eviction made room before every connect
+    manager = get_manager(hass)
+    assert manager.device_stats(dev_a.address).evictions >= 5
+    for entry in (entry_a, entry_b):
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_concurrent_polls_share_one_slot(hass: HomeAssistant, make_proxy) -> None:
+    """Two devices polled at the same moment through a 1-slot proxy both succeed."""
+    proxy = make_proxy(slots=1)
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2)]
+    entries = [await setup_entry(hass, d) for d in devs]
+    for _ in range(3):
+        await asyncio.gather(*(e.runtime_data.async_refresh() for e in entries))
+        assert all(e.runtime_data.last_update_success for e in entries)
+    assert proxy.slot_violations == 0
+    assert proxy.peak == 1
+
+
+async def test_ha_stop_disconnects_everything(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2, 3)]
+    for dev in devs:
+        await setup_entry(hass, dev)
+    assert len(proxy.links) == 3
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+    assert get_manager(hass).open_links == 0
+
+
+async def test_reload_leaks_nothing(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    for _ in range(3):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        assert proxy.opened - proxy.closed == 1  # exactly the live link
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_peripheral_drops_idle_link(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    """The device ends an idle link: it leaves the cache and is still disconnect()ed."""
+    entry = await setup_entry(hass, jbd)
+    manager = get_manager(hass)
+    proxy.links[jbd.address].peripheral_dropped()
+    await hass.async_block_till_done()
+    assert not manager.is_open(jbd.address)
+    assert_no_leak(proxy)
+    await entry.runtime_data.async_refresh()
+    assert entry.runtime_data.last_update_success
+    assert proxy.opened == 2
+
+
+async def test_phone_app_holding_device_fails_cleanly(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd, {CONF_KEEP_ALIVE: 0})
+    jbd.faults.held_by_phone = True
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert not entry.runtime_data.last_update_success
+    assert_no_leak(proxy)
+    jbd.faults.held_by_phone = False
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert entry.runtime_data.last_update_success
+
+
+@pytest.mark.parametrize("fault", ["refuse_connect", "truncate"])
+async def test_faults_never_leak(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer, fault: str
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    await get_manager(hass).release(jbd.address)
+    setattr(jbd.faults, fault, True)
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert not entry.runtime_data.last_update_success
+    assert_no_leak(proxy)
