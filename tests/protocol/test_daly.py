@@ -102,13 +102,16 @@ def test_80_register_variant_detected_from_the_frame() -> None:
 
 
 def test_missing_status_is_rejected() -> None:
-    with pytest.raises(FrameError, match="daly: response to the status request is missing"):
+    with pytest.raises(FrameError, match=r"daly: response to the status \(62 registers\) / status \(80"):
         decode("daly", [MOS_FRAME])
 
 
 def test_exception_reply_to_status_is_rejected() -> None:
-    with pytest.raises(FrameError, match="daly: .*status request is missing"):
+    with pytest.raises(FrameError, match=r"daly: Modbus exception 0x02 .*status \(62"):
         decode("daly", [MOS_FRAME, exception_reply(0xD2, 0x83, 0x02)])
+    # an exception to the optional MOSFET block only drops that temperature
+    sample = decode("daly", [exception_reply(0xD2, 0x83, 0x02), STATUS_FRAME])
+    assert sample["temperatures"] == [20.0, 21.0, 22.0, 23.0]
 
 
 @pytest.mark.parametrize(("offset", "value", "message"), [

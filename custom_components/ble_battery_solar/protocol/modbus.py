@@ -160,7 +160,7 @@ class ModbusDriver(Driver):
         """Blocks read in one poll, in order."""
         raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
 
-    def plan(self, frames: Sequence[bytes]) -> list[Block]:  # noqa: ARG002
+    def plan(self, frames: Sequence[bytes]) -> list[Block]:
         """Every block the frames may answer, in poll order (default: `poll`)."""
         return self.poll()
 
@@ -181,24 +181,24 @@ class ModbusDriver(Driver):
         raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
 
     def data_of(self, tied: list[tuple[Block, bytes]], name: str, *,
-                required: bool = True) -> bytes | None:
-        """Payload of the response to block `name`; FrameError for a required one that is
-        missing or was answered with an exception."""
+                required: bool = False) -> bytes | None:
+        """Payload of the response to block `name`, None when it is missing or an
+        exception reply (FrameError instead when `required`)."""
+        if required:
+            return self.require(tied, name)
         for block, frame in tied:
             if block.name == name:
-                if is_exception(frame):
-                    if required:
-                        raise self.error(
-                            f"Modbus exception 0x{frame[2]:02X} in reply to the {name} request"
-                        )
-                    return None
-                return payload(frame)
-        if required:
-            raise self.error(f"response to the {name} request is missing")
+                return None if is_exception(frame) else payload(frame)
         return None
 
-    def require(self, tied: list[tuple[Block, bytes]], name: str) -> bytes:
-        """Payload of a required block (see data_of)."""
-        data = self.data_of(tied, name)
-        assert data is not None  # data_of raised otherwise
-        return data
+    def require(self, tied: list[tuple[Block, bytes]], *names: str) -> bytes:
+        """Payload of the first answered of one or more alternative required blocks;
+        FrameError when none was answered or the answer is an exception."""
+        for block, frame in tied:
+            if block.name in names:
+                if is_exception(frame):
+                    raise self.error(
+                        f"Modbus exception 0x{frame[2]:02X} in reply to the {block.name} request"
+                    )
+                return payload(frame)
+        raise self.error(f"response to the {' / '.join(names)} request is missing")

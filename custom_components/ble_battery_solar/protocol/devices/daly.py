@@ -78,16 +78,12 @@ class DalyDriver(ModbusDriver):
             return [STATUS_80]
         return [MOS, STATUS_62]
 
-    def plan(self, frames: Sequence[bytes]) -> list[Block]:  # noqa: ARG002
+    def plan(self, frames: Sequence[bytes]) -> list[Block]:
         return [MOS, STATUS_62, STATUS_80]
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
-        mos = self.data_of(tied, MOS.name, required=False)
-        status = self.data_of(tied, STATUS_62.name, required=False)
-        if status is None:
-            status = self.data_of(tied, STATUS_80.name, required=False)
-        if status is None:
-            raise self.error("response to the status request is missing")
+        mos = self.data_of(tied, MOS.name)
+        status = self.require(tied, STATUS_62.name, STATUS_80.name)
         out: dict[str, Any] = read_fields(self.family, status, STATUS_FIELDS)
         cells, temps = out.pop("cell_count"), out.pop("temp_count")
         if cells > MAX_CELLS:

@@ -103,14 +103,11 @@ class RenogyBatteryDriver(ModbusDriver):
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         out: dict[str, Any] = {}
-        pack = self.data_of(tied, "pack status", required=False)
-        if pack is None:
-            pack = self.require(tied, "pack status (hub)")
-        out.update(self._pack(pack))
-        cells = self.data_of(tied, "cell status", required=False)
+        out.update(self._pack(self.require(tied, "pack status", "pack status (hub)")))
+        cells = self.data_of(tied, "cell status")
         if cells is not None:
             out.update(self._cells(cells))
-        status = self.data_of(tied, "alarm status", required=False)
+        status = self.data_of(tied, "alarm status")
         if status is not None:
             out.update(read_fields(self.family, status, STATUS_FIELDS))
             if self.variant != "rngpro":  # RNGPRO fills the alarm span with other data

@@ -21,6 +21,7 @@ from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDri
 from custom_components.ble_battery_solar.protocol.models import Sample
 
 SLAVE = 0xFF
+BT_MODULE: Matcher = {"local_name": "BT-TH-*", "service_uuid": uuid16(0xFFD0), "connectable": True}
 MODBUS_UNICAST = range(0x01, 0xF8)
 
 MODEL = Block("model", SLAVE, 0x03, 0x000C, 8)
@@ -78,12 +79,11 @@ class RenogyControllerDriver(ModbusDriver):
     service_uuid = uuid16(0xFFD0)
     notify_uuid = uuid16(0xFFF1)
     write_uuid = uuid16(0xFFD1)
-    # BT-1/BT-2 modules advertise "BT-TH-<MAC>" whatever they are plugged into; the
-    # advertisement cannot tell a controller from a battery, so discovery offers
-    # renogy_battery and users pick a controller in the integration's user step.
-    matchers: ClassVar[tuple[Matcher, ...]] = (
-        {"local_name": "BT-TH-*", "service_uuid": uuid16(0xFFD0), "connectable": True},
-    )
+    # BT-1/BT-2 modules advertise "BT-TH-<MAC>" with service 0xFFD0 whatever they are
+    # plugged into, so the advertisement cannot tell a controller from a battery.
+    # renogy_battery claims that advertisement; this family declares no matcher of
+    # its own (see BT_MODULE for the shared one) and is chosen by the user.
+    matchers: ClassVar[tuple[Matcher, ...]] = ()
     discoverable = False
     slaves = frozenset({SLAVE, *MODBUS_UNICAST})
     required_keys = ("charging_state",)
@@ -98,14 +98,12 @@ class RenogyControllerDriver(ModbusDriver):
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         out: dict[str, Any] = {}
-        model = self.data_of(tied, MODEL.name, required=False)
+        model = self.data_of(tied, MODEL.name)
         if model is not None:
             text = model.decode("ascii", "replace").strip("\x00 ")
             if text:
                 out["model"] = text
-        for name in (ADDRESS.name, BATTERY_TYPE.name):  # not part of a Sample, but no exception
-            self.data_of(tied, name, required=False)
-        status = self.data_of(tied, DCC_STATUS.name, required=False)
+        status = self.data_of(tied, DCC_STATUS.name)
         dcc = self.variant == "dcc" or status is not None
         charging = self.data_of(tied, CHARGING.name, required=status is None)
         if charging is not None:

@@ -208,9 +208,9 @@ class SeplosDriver(ModbusDriver):
     # V3
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        # EIB is not needed (and refused with an exception by some firmware); PIA neither
         eia = self.require(tied, EIA.name)
         eic = self.require(tied, EIC.name)
-        self.data_of(tied, EIB.name, required=False)  # optional: some firmware refuses it
         out: dict[str, Any] = read_fields(self.family, eia, EIA_FIELDS)
         out["voltage"] = swapped32(eia, 0) / 100
         out["current"] = swapped32(eia, 4, signed=True) / 10
@@ -229,7 +229,7 @@ class SeplosDriver(ModbusDriver):
         deltas: list[float] = []
         counts: list[int] = []
         for pack in range(1, MAX_PACKS + 1):
-            pia_data = self.data_of(tied, pia(pack).name, required=False)
+            pia_data = self.data_of(tied, pia(pack).name)
             data = self.data_of(tied, pib(pack).name, required=pia_data is not None)
             if data is None:
                 break
