@@ -14,6 +14,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_socket
 from bleak.backends.bluezdbus import manager as bluez_manager_module
 from bleak_retry_connector import bleak_manager
 from dbus_fast.aio import MessageBus
@@ -46,6 +47,9 @@ def dbus_daemon_binary() -> str:
 def system_bus(dbus_daemon_binary: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivateSystemBus]:
     """A private system bus for this test; bleak and dbus-fast use it."""
     monkeypatch.setenv("FAKEBLUEZ_DBUS_DAEMON", dbus_daemon_binary)
+    # HA's test plugin blocks every connect() but 127.0.0.1, unix sockets included;
+    # allow unix sockets (the bus) for this test, TCP stays blocked.
+    pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
     with PrivateSystemBus() as bus:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)
         # The HA test plugin marks D-Bus as absent for bleak-retry-connector for
