@@ -85,6 +85,10 @@ def test_later_polls_request_only_the_cell_blocks_in_use() -> None:
     assert [r[2] for r in driver.requests()] == [0x83, 0x84, 0x85, 0x87, 0x88, 0x89]
     driver.decode(with_blocks(general(cells=4)))
     assert [r[2] for r in driver.requests()] == [0x83, 0x84, 0x85, 0x87, 0x88]
+    # more cells than the last poll asked for: this poll fails, the next one asks for them
+    with pytest.raises(FrameError, match="tianpower: 16 cells but no cell block 0x89"):
+        driver.decode([f for f in FRAMES if f[2] in (0x83, 0x84, 0x85, 0x87, 0x88)])
+    assert [r[2] for r in driver.requests()] == [0x83, 0x84, 0x85, 0x87, 0x88, 0x89]
 
 
 def test_request_frame_map() -> None:

@@ -129,6 +129,7 @@ class TianPowerDriver(Driver):
             raise self.error(f"impossible cell count {cell_count}")
         if temp_count > MAX_TEMPS:
             raise self.error(f"impossible temperature sensor count {temp_count}")
+        self.cell_count = cell_count  # next poll asks for the blocks this count needs
         cells: list[float] = []
         for cmd in CELL_CMDS[: _blocks(cell_count)]:
             if cmd not in blocks:
@@ -140,5 +141,4 @@ class TianPowerDriver(Driver):
             out.pop("ambient_temperature"),
             out.pop("mosfet_temperature"),
         ]
-        self.cell_count = cell_count
         return out  # type: ignore[return-value]
