@@ -125,13 +125,13 @@ def test_impossible_values_are_rejected(offset: int, value: bytes, message: str)
 
 
 def test_framing_errors() -> None:
-    with pytest.raises(FrameError, match="daly: .*slave id 0x01"):
+    with pytest.raises(FrameError, match=r"daly: .*slave id 0x01"):
         decode("daly", [b"\x01" + STATUS_FRAME[1:]])
-    with pytest.raises(FrameError, match="daly: .*function code 0x10"):
+    with pytest.raises(FrameError, match=r"daly: .*function code 0x10"):
         decode("daly", [b"\xd2\x10" + STATUS_FRAME[2:]])
-    with pytest.raises(FrameError, match="daly: .*answers no outstanding request"):
+    with pytest.raises(FrameError, match=r"daly: .*answers no outstanding request"):
         decode("daly", [response(b"\x00\x01")])
-    with pytest.raises(FrameError, match="daly: .*answers no outstanding request"):
+    with pytest.raises(FrameError, match=r"daly: .*answers no outstanding request"):
         decode("daly", [STATUS_FRAME, MOS_FRAME])  # out of poll order
-    with pytest.raises(FrameError, match="daly: bad CRC"):
+    with pytest.raises(FrameError, match=r"daly: bad CRC"):
         decode("daly", [STATUS_FRAME[:-1] + bytes([STATUS_FRAME[-1] ^ 0xFF])])

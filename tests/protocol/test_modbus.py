@@ -89,10 +89,10 @@ def test_assign_in_poll_order() -> None:
     one, two = frame(b"\x01\x03\x02\x00\x01"), frame(b"\x01\x03\x02\x00\x02")
     assert assign("fam", [one, two], [first, second]) == [(first, one), (second, two)]
     assert assign("fam", [two], [first, second]) == [(first, two)]
-    with pytest.raises(FrameError, match="answers no outstanding request"):
+    with pytest.raises(FrameError, match=r"answers no outstanding request"):
         assign("fam", [one, two, one], [first, second])
 
 
 def test_assign_checks_crc() -> None:
-    with pytest.raises(FrameError, match="fam: bad CRC"):
+    with pytest.raises(FrameError, match=r"fam: bad CRC"):
         assign("fam", [RESPONSE[:-1] + b"\x00"], [HOLDING])

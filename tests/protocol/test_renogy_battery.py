@@ -143,12 +143,12 @@ def test_impossible_values_are_rejected(frame: int, offset: int, value: bytes,
 
 
 def test_framing_errors() -> None:
-    with pytest.raises(FrameError, match="renogy_battery: .*slave id 0x31"):
+    with pytest.raises(FrameError, match=r"renogy_battery: .*slave id 0x31"):
         decode("renogy_battery", [response(LEGACY[0][3:-2], slave=0x31)])
-    with pytest.raises(FrameError, match="renogy_battery: .*answers no outstanding request"):
+    with pytest.raises(FrameError, match=r"renogy_battery: .*answers no outstanding request"):
         decode("renogy_battery", [LEGACY[0], RNGPRO[1]])  # slaves mixed in one poll
-    with pytest.raises(FrameError, match="renogy_battery: .*answers no outstanding request"):
+    with pytest.raises(FrameError, match=r"renogy_battery: .*answers no outstanding request"):
         decode("renogy_battery", [LEGACY[1], LEGACY[0]])  # out of poll order
-    with pytest.raises(FrameError, match="renogy_battery: Modbus exception 0x02"):
-        body = b"\x30\x83\x02"
+    body = b"\x30\x83\x02"
+    with pytest.raises(FrameError, match=r"renogy_battery: Modbus exception 0x02"):
         decode("renogy_battery", [body + crc16_modbus(body).to_bytes(2, "little")])
