@@ -166,9 +166,28 @@ def test_ack_with_bad_checksum_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("junk", [b"\x00\x01\x02\x03", b"XY", b"ATX\n"])
-def test_unknown_bytes_are_rejected(junk: bytes) -> None:
+def test_unknown_bytes_between_frames_are_rejected(junk: bytes) -> None:
     with pytest.raises(FrameError, match="jk: unexpected bytes"):
         decode("jk", [JK_2[2], junk])
+    with pytest.raises(FrameError, match="jk: unexpected bytes"):
+        decode("jk", [AT_NOISE, junk, JK_2[2]])
+
+
+def test_stream_starting_inside_a_frame_is_resynchronised() -> None:
+    # the BMS streams cell info: a poll's notifications may begin mid-frame
+    driver = JkDriver()
+    driver.decode(JK_2)
+    later = driver.decode([JK_2[2][172:], JK_2[2]])
+    assert later["voltage"] == pytest.approx(26.509)
+    assert driver.frames_in(JK_2[2][200:] + ACK + JK_2[2]) == ([JK_2[2]], b"")
+    assert driver.response_complete(command(0x96), [JK_2[2][128:], JK_2[2][:128]]) is False
+    assert driver.response_complete(command(0x96), [JK_2[2][128:], JK_2[2]]) is True
+
+
+def test_fragment_without_any_header_is_no_reading() -> None:
+    assert JkDriver().frames_in(JK_2[2][20:]) == ([], b"")
+    with pytest.raises(FrameError, match="jk: no complete frame"):
+        decode("jk", [JK_2[2][20:]])
 
 
 def test_noise_only_is_not_a_reading() -> None:

@@ -105,6 +105,24 @@ def command(cmd: int, value: bytes = b"") -> bytes:
     return body + bytes((sum8(body),))
 
 
+def _is_partial_header(data: bytes) -> bool:
+    return len(data) < 4 and any(h.startswith(data) for h in (RSP_HEAD, CMD_HEAD, AT_NOISE))
+
+
+def _first_message(buffer: bytes) -> int:
+    """Where the first whole message starts.
+
+    After 0x96 the BMS streams cell-info frames, so the notifications of a poll
+    may begin inside a frame that started before it; those leading bytes are
+    skipped up to the first frame or command header. Anywhere later, bytes that
+    are neither a frame nor known noise are an error.
+    """
+    if buffer.startswith((RSP_HEAD, CMD_HEAD, AT_NOISE)) or _is_partial_header(buffer):
+        return 0
+    found = [i for head in (RSP_HEAD, CMD_HEAD) if (i := buffer.find(head)) >= 0]
+    return min(found, default=len(buffer))
+
+
 def _text(raw: bytes) -> str:
     """Zero-terminated ASCII text."""
     return raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
@@ -139,7 +157,7 @@ class JkDriver(Driver):
 
     def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
         frames: list[bytes] = []
-        pos = 0
+        pos = _first_message(buffer)
         while pos < len(buffer):
             rest = buffer[pos:]
             if rest.startswith(AT_NOISE):
@@ -155,7 +173,7 @@ class JkDriver(Driver):
                 if sum8(rest[: CMD_LEN - 1]) != rest[CMD_LEN - 1]:
                     raise self.error(f"bad checksum in 20-byte message 0x{rest[4]:02X}")
                 pos += CMD_LEN  # the "ready" ACK or a command echo: no data
-            elif len(rest) < 4 and any(h.startswith(rest) for h in (RSP_HEAD, CMD_HEAD, AT_NOISE)):
+            elif _is_partial_header(rest):
                 break
             else:
                 raise self.error(
