@@ -85,7 +85,9 @@ def decode(family: str, frames: Sequence[bytes], *, variant: str | None = None) 
 def drivers_matching(advertisement: Any) -> list[type[Driver]]:
     """Every driver whose matchers claim the advertisement (normally zero or one)."""
     adv = Advertisement.from_any(advertisement)
-    return [cls for cls in DRIVERS.values() if cls.matches(adv)]
+    matching = [cls for cls in DRIVERS.values() if cls.matches(adv)]
+    specific = [cls for cls in matching if not cls.generic]
+    return specific or matching
 
 
 def driver_for(advertisement: Any) -> type[Driver] | None:

@@ -173,6 +173,9 @@ class Driver:
     kind: ClassVar[Literal["battery", "controller"]] = "battery"
     matchers: ClassVar[tuple[Matcher, ...]] = ()
     discoverable: ClassVar[bool] = True
+    # A generic driver (the standard Battery Service) claims a device only when no
+    # family-specific driver does: many BMS also expose 0x180F.
+    generic: ClassVar[bool] = False
     service_uuid: ClassVar[str]
     notify_uuid: ClassVar[str | None] = None
     write_uuid: ClassVar[str | None] = None

@@ -19,6 +19,7 @@ class BatteryServiceDriver(Driver):
     title = "Bluetooth Battery Service"
     matchers: ClassVar[tuple[Matcher, ...]] = ({"service_uuid": uuid16(0x180F)},)
     discoverable = False
+    generic = True
     service_uuid = uuid16(0x180F)
     read_uuid = uuid16(0x2A19)
     required_keys = ("battery_level",)

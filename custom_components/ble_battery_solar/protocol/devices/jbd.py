@@ -9,13 +9,16 @@ chk = 0x10000 - sum(status, len, data). 0x03 basic info, 0x04 cell voltages,
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from ..base import Driver, Field, Matcher, read_fields, uuid16, values_list
-from ..models import Sample
+from ..models import Advertisement, Sample
 
 HEAD, TAIL = 0xDD, 0x77
 CMD_BASIC, CMD_CELLS, CMD_VERSION = 0x03, 0x04, 0x05
+# Seplos V2 packs ("BP00".."BP99") advertise service 0xFF00 as well.
+SEPLOS_V2_NAME = re.compile(r"BP\d{2}")
 
 BASIC_FIELDS = (
     Field("voltage", 0, 2, 0.01),
@@ -55,6 +58,10 @@ class JbdDriver(Driver):
     write_uuid = uuid16(0xFF02)
     matchers: ClassVar[tuple[Matcher, ...]] = ({"service_uuid": uuid16(0xFF00), "connectable": True},)
     required_keys = ("voltage", "current")
+
+    @classmethod
+    def claims(cls, adv: Advertisement) -> bool:
+        return adv.local_name is None or not SEPLOS_V2_NAME.fullmatch(adv.local_name)
 
     def requests(self) -> list[bytes]:
         return [request(CMD_BASIC), request(CMD_CELLS)]
