@@ -15,7 +15,9 @@ from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
+    CONF_VARIANT,
     DOMAIN,
 )
 
@@ -46,7 +48,7 @@ async def test_discovery_confirm_creates_entry_with_entities(
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == jbd.name
-    assert result["data"] == {"address": JBD_ADDRESS, CONF_FAMILY: "jbd"}
+    assert result["data"] == {"address": JBD_ADDRESS, CONF_FAMILY: "jbd", CONF_VARIANT: None}
     entry = result["result"]
     assert entry.unique_id == JBD_ADDRESS
     assert entry.state is ConfigEntryState.LOADED
@@ -97,7 +99,9 @@ async def test_battery_service_is_never_pushed_but_offered_in_user_step(
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {"address": bbs.address, CONF_FAMILY: "ble_battery_service"}
+    assert result["data"] == {
+        "address": bbs.address, CONF_FAMILY: "ble_battery_service", CONF_VARIANT: None
+    }
     assert hass.states.get("sensor.sim_battery_battery").state == str(round(bbs.model.soc * 100))
 
 
@@ -181,13 +185,15 @@ async def test_options_apply_without_restart(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     schema_defaults = {str(k): k.default() for k in result["data_schema"].schema}
-    assert schema_defaults == {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90}
+    assert schema_defaults == {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90,
+                               CONF_RELEASE_MINUTES: 10}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0}
+        result["flow_id"], {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0, CONF_RELEASE_MINUTES: 5}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0}
+    assert entry.options == {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0,
+                             CONF_RELEASE_MINUTES: 5}
     # Same coordinator (no reload), new settings, link released for the phone app.
     assert entry.runtime_data is coordinator
     assert coordinator.update_interval == timedelta(seconds=10)
@@ -199,9 +205,10 @@ async def test_options_apply_without_restart(
 @pytest.mark.parametrize(
     "options",
     [
-        {CONF_UPDATE_INTERVAL: 4, CONF_KEEP_ALIVE: 90},
-        {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: -1},
-        {CONF_UPDATE_INTERVAL: "soon", CONF_KEEP_ALIVE: 90},
+        {CONF_UPDATE_INTERVAL: 4, CONF_KEEP_ALIVE: 90, CONF_RELEASE_MINUTES: 10},
+        {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: -1, CONF_RELEASE_MINUTES: 10},
+        {CONF_UPDATE_INTERVAL: "soon", CONF_KEEP_ALIVE: 90, CONF_RELEASE_MINUTES: 10},
+        {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90, CONF_RELEASE_MINUTES: 0},
     ],
 )
 async def test_options_reject_invalid_values(
@@ -221,3 +228,63 @@ async def test_second_device_of_other_family(hass: HomeAssistant, proxy: Virtual
     entries = [await setup_entry(hass, d) for d in devices]
     assert all(e.state is ConfigEntryState.LOADED for e in entries)
     assert len({e.runtime_data.address for e in entries}) == 3
+
+
+class RenogyModule(SimDevice):
+    """A Renogy BT-2 module: the same advertisement on batteries and charge controllers."""
+
+    local_name = "BT-TH-66EDFC11"
+    service_uuids = ("0000ffd0-0000-1000-8000-00805f9b34fb",)
+    manufacturer_data = {39008: bytes.fromhex("66edfc11")}
+
+
+async def test_discovery_of_shared_module_asks_for_the_device_type(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    proxy.add(RenogyModule("60:98:66:ED:FC:11"))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_BLUETOOTH},
+        data=_service_info(hass, "60:98:66:ED:FC:11"),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "bluetooth_confirm"
+    choices = result["data_schema"].schema[CONF_FAMILY].config["options"]
+    assert [c["value"] for c in choices] == ["renogy_battery", "renogy_controller"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_FAMILY: "renogy_controller"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_FAMILY] == "renogy_controller"
+
+
+async def test_user_step_for_shared_module_asks_for_the_device_type(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    proxy.add(RenogyModule("60:98:66:ED:FC:11"))
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": "60:98:66:ED:FC:11"}
+    )
+    assert result["step_id"] == "device_type"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_FAMILY: "renogy_battery"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"address": "60:98:66:ED:FC:11", CONF_FAMILY: "renogy_battery",
+                              CONF_VARIANT: "legacy"}
+
+
+async def test_reconfigure_changes_the_protocol(hass: HomeAssistant, jbd: SimDevice) -> None:
+    entry = await setup_entry(hass, jbd)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_FAMILY: "ble_battery_service"}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_FAMILY] == "ble_battery_service"
+    # A JBD does not speak the Battery Service: the reloaded entry fails to set up cleanly.
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+

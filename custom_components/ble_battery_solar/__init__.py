@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util.hass_dict import HassKey
 
 from .connection import ConnectionManager
@@ -13,7 +14,7 @@ from .const import CONF_FAMILY, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
 from .protocol import FAMILIES
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 
 type BleBatterySolarConfigEntry = ConfigEntry[BleBatterySolarCoordinator]
 
@@ -51,5 +52,16 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
     """Unload the entities and close the device's link."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        entry.runtime_data.async_shutdown_extras()
         await entry.runtime_data.manager.release(entry.runtime_data.address)
     return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: BleBatterySolarConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow removing a device entry that no longer belongs to this config entry."""
+    address = entry.runtime_data.address
+    return not any(
+        conn == (dr.CONNECTION_BLUETOOTH, address) for conn in device.connections
+    )

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ _LOGGER = logging.getLogger(__name__)
 DISCONNECT_TIMEOUT = 5.0
 SLOT_WAIT_TIMEOUT = 30.0
 CONNECT_ATTEMPTS = 3
+MAX_KEPT_FRAMES = 16
 # Failure kinds, also the translation keys of the coordinator's errors.
 NOT_FOUND = "device_not_found"
 NO_SLOT = "no_free_slot"
@@ -85,6 +86,13 @@ class DeviceStats:
     last_error: str | None = None
     last_connect_seconds: float | None = None
     source: str | None = None
+    connect_times: list[float] = field(default_factory=list)  # monotonic, last hour
+    last_frames: list[str] = field(default_factory=list)  # hex, newest poll
+
+    def note_connect(self, now: float) -> None:
+        """Count a connect and keep the last hour's connect times (churn detection)."""
+        self.connects += 1
+        self.connect_times = [t for t in self.connect_times if now - t < 3600] + [now]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-data copy for diagnostics."""
@@ -97,7 +105,9 @@ class DeviceStats:
             "failures": dict(self.failures),
             "last_error": self.last_error,
             "last_connect_seconds": self.last_connect_seconds,
+            "connects_last_hour": len(self.connect_times),
             "source": self.source,
+            "last_frames": list(self.last_frames),
         }
 
 
@@ -115,7 +125,7 @@ class Link:
         self._subscribed = False
         self._notifications: list[bytes] = []
         self._arrived = asyncio.Event()
-        self.on_push: Callable[[], None] | None = None
+        self.received: list[bytes] = []  # notifications of the latest poll, for diagnostics
 
     @property
     def connected(self) -> bool:
@@ -136,10 +146,12 @@ class Link:
         """Run one poll of the driver's requests and decode the response."""
         driver = self.driver
         if driver.read_uuid is not None:
-            data = await self.client.read_gatt_char(driver.read_uuid)
-            return driver.decode([bytes(data)])
+            data = bytes(await self.client.read_gatt_char(driver.read_uuid))
+            self.received = [data]
+            return driver.decode([data])
         await self._ensure_subscribed()
         self._notifications.clear()  # stale stream data from between polls
+        self.received = self._notifications
         requests: Sequence[bytes | None] = driver.requests() or [None]
         for request in requests:
             start = len(self._notifications)
@@ -149,7 +161,7 @@ class Link:
                     driver.write_uuid, request, response=driver.write_with_response
                 )
             await self._wait_for_response(request, start)
-        return driver.decode(self._notifications)
+        return driver.decode(self.received)
 
     async def _wait_for_response(self, request: bytes | None, start: int) -> None:
         driver = self.driver
@@ -268,8 +280,11 @@ class ConnectionManager:
         try:
             async with self.session(address, driver, keep_alive=keep_alive) as link:
                 try:
-                    return await link.poll()
+                    sample = await link.poll()
+                    stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
+                    return sample
                 except FrameError as err:
+                    stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
                     raise LinkError(str(err), kind=MALFORMED) from err
                 except (BleakError, EOFError, BrokenPipeError) as err:
                     raise LinkError(
@@ -356,7 +371,7 @@ class ConnectionManager:
         link = Link(address, client, driver)
         link_ref.append(link)
         link.source = self._source_of(address)
-        stats.connects += 1
+        stats.note_connect(time.monotonic())
         stats.source = link.source
         stats.last_connect_seconds = round(time.monotonic() - started, 3)
         self._links[address] = link

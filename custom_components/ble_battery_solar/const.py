@@ -15,3 +15,7 @@ MIN_UPDATE_INTERVAL: Final = 5
 DEFAULT_KEEP_ALIVE: Final = 90  # seconds a link stays open after a poll; > interval
 MAX_KEEP_ALIVE: Final = 3600
 MAX_UPDATE_INTERVAL: Final = 3600
+CONF_VARIANT: Final = "variant"
+CONF_RELEASE_MINUTES: Final = "release_minutes"
+DEFAULT_RELEASE_MINUTES: Final = 10  # "release connection" frees the device this long
+MAX_RELEASE_MINUTES: Final = 240

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.components import bluetooth
-from homeassistant.core import HomeAssistant
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .connection import ConnectionManager, LinkError
 from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
+    CONF_VARIANT,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
+from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
+from .health import DeviceHealth
 from .protocol import Sample, get_driver
 
 if TYPE_CHECKING:
@@ -37,9 +45,13 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
     ) -> None:
         self.address: str = entry.unique_id or entry.data["address"]
         self.family: str = entry.data[CONF_FAMILY]
-        self.driver = get_driver(self.family)()
+        self.driver = get_driver(self.family)(entry.data.get(CONF_VARIANT))
         self.manager = manager
         self.keep_alive = float(entry.options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))
+        self.energy = EnergyIntegrator()
+        self.health = DeviceHealth(hass, entry.entry_id, entry.title)
+        self.released_until: datetime | None = None
+        self._cancel_resume: CALLBACK_TYPE | None = None
         interval = entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
@@ -61,6 +73,42 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
             await self.manager.release(self.address)
         await self.async_request_refresh()
 
+    # --- the phone-app controls ---------------------------------------------------------
+
+    async def async_release_for_app(self) -> None:
+        """Close the link and pause polling so the vendor's phone app can connect."""
+        minutes = self.config_entry.options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES)
+        self._cancel_resume_timer()
+        self.released_until = dt_util.utcnow() + timedelta(minutes=minutes)
+        self._cancel_resume = async_call_later(self.hass, minutes * 60, self._async_resume)
+        await self.manager.release(self.address)
+        await self.async_refresh()
+
+    async def async_reconnect_now(self) -> None:
+        """End a release, drop the current link and poll over a fresh connection."""
+        self._cancel_resume_timer()
+        self.released_until = None
+        await self.manager.release(self.address)
+        await self.async_refresh()
+
+    async def _async_resume(self, _now: datetime) -> None:
+        self._cancel_resume = None
+        self.released_until = None
+        await self.async_refresh()
+
+    def _cancel_resume_timer(self) -> None:
+        if self._cancel_resume is not None:
+            self._cancel_resume()
+            self._cancel_resume = None
+
+    @callback
+    def async_shutdown_extras(self) -> None:
+        """Cancel timers and clear repairs issues (entry unload)."""
+        self._cancel_resume_timer()
+        self.health.clear()
+
+    # --- polling ------------------------------------------------------------------------
+
     @property
     def rssi(self) -> int | None:
         """Last advertised signal strength seen by any adapter or proxy."""
@@ -68,11 +116,31 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         return info.rssi if info is not None else None
 
     async def _async_update_data(self) -> Sample:
+        if self.released_until is not None:
+            self.energy.break_chain()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="released_for_app",
+                translation_placeholders={
+                    "address": self.address,
+                    "until": dt_util.as_local(self.released_until).strftime("%H:%M"),
+                },
+            )
+        now = time.monotonic()
         try:
-            return await self.manager.poll(self.address, self.driver, keep_alive=self.keep_alive)
+            sample = await self.manager.poll(self.address, self.driver, keep_alive=self.keep_alive)
         except LinkError as err:
+            self.energy.break_chain()
+            self.health.failed(now, err.kind, str(err))
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.kind,
                 translation_placeholders={"address": self.address, "error": str(err)},
             ) from err
+        interval = self.update_interval.total_seconds() if self.update_interval else 0.0
+        self.health.succeeded(self.manager.device_stats(self.address), self.keep_alive, interval)
+        self.energy.add(
+            time.monotonic(), sample.get("power"), sample.get("pv_power"),
+            max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
+        )
+        return sample

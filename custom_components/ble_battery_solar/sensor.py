@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -179,6 +180,28 @@ LINK_SENSORS: tuple[LinkSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class EnergySensorDescription(SensorEntityDescription):
+    """Energy integrated from power; `source` is the power key it needs; `field` the counter."""
+
+    source: str
+    field: str
+
+
+ENERGY_SENSORS: tuple[EnergySensorDescription, ...] = tuple(
+    EnergySensorDescription(
+        key=key, translation_key=key, source=source, field=field,
+        device_class=SD.ENERGY, native_unit_of_measurement=WH,
+        state_class=SensorStateClass.TOTAL_INCREASING, suggested_display_precision=0,
+    )
+    for key, source, field in (
+        ("charge_energy", "power", "charge_wh"),
+        ("discharge_energy", "power", "discharge_wh"),
+        ("pv_energy", "pv_power", "pv_wh"),
+    )
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BleBatterySolarConfigEntry,
@@ -195,6 +218,10 @@ async def async_setup_entry(
         new = [d for d in descriptions if d.key not in known]
         known.update(d.key for d in new)
         entities: list[SensorEntity] = [BleSensor(coordinator, d) for d in new]
+        for energy in ENERGY_SENSORS:
+            if energy.source in sample and energy.key not in known:
+                known.add(energy.key)
+                entities.append(EnergySensor(coordinator, energy))
         if not known.intersection(d.key for d in LINK_SENSORS):
             known.update(d.key for d in LINK_SENSORS)
             entities.extend(LinkSensor(coordinator, d) for d in LINK_SENSORS)
@@ -234,3 +261,23 @@ class LinkSensor(BleBatterySolarEntity, SensorEntity):
         return True if self.entity_description.key != "rssi" else self.native_value is not None
 
 
+
+
+class EnergySensor(BleBatterySolarEntity, RestoreSensor):
+    """Charge, discharge or PV energy (Wh, total increasing) that survives restarts."""
+
+    entity_description: EnergySensorDescription
+
+    async def async_added_to_hass(self) -> None:
+        """Continue counting from the last stored total."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_sensor_data()
+        if last is None or not isinstance(last.native_value, (int, float)):
+            return
+        energy = self.coordinator.energy
+        field = self.entity_description.field
+        setattr(energy, field, max(getattr(energy, field), float(last.native_value)))
+
+    @property
+    def native_value(self) -> float:
+        return round(float(getattr(self.coordinator.energy, self.entity_description.field)), 3)

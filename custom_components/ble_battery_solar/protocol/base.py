@@ -182,6 +182,9 @@ class Driver:
     read_uuid: ClassVar[str | None] = None
     write_with_response: ClassVar[bool] = False
     response_timeout: ClassVar[float] = 5.0
+    # Other families whose devices advertise exactly like this one (e.g. Renogy's
+    # BT-1/BT-2 modules sit on batteries and charge controllers): the user picks.
+    alternatives: ClassVar[tuple[str, ...]] = ()
     # keys a successful decode must contain (checked after decode_frames)
     required_keys: ClassVar[tuple[str, ...]] = ()
 
@@ -199,6 +202,11 @@ class Driver:
     def claims(cls, adv: Advertisement) -> bool:  # noqa: ARG003
         """Refinement beyond the manifest matchers (which HA applies by itself)."""
         return True
+
+    @classmethod
+    def variant_for(cls, adv: Advertisement) -> str | None:  # noqa: ARG003
+        """Protocol variant told by the advertisement (stored with the config entry)."""
+        return None
 
     # requests and framing
 
