@@ -161,7 +161,7 @@ class Link:
                     driver.write_uuid, request, response=driver.write_with_response
                 )
             await self._wait_for_response(request, start)
-        return driver.decode(self.received)
+        return driver.decode(self.received, live=True)
 
     async def _wait_for_response(self, request: bytes | None, start: int) -> None:
         driver = self.driver

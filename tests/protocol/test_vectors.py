@@ -15,12 +15,32 @@ NOT_SAMPLE_KEYS = {"device_id", "battery_type", "charging_mode", "consumed_ah", 
                    "input_voltage"}
 
 
+# Where the frames alone cannot tell (see ../shared/vectors/README.md, caveat 3), the
+# variant comes from the advertisement in real use (Driver.variant_for); and where the
+# source's asserted value contradicts the documented layout, ours is checked instead.
+VARIANT_FROM_ADVERTISEMENT = {
+    # aiobmsble's Renogy "Pro" model: 0.1 A current at slave 0x30 (renogy_battery_4,
+    # a legacy battery at the same slave, uses 0.01 A).
+    "renogy_battery_5": "pro",
+}
+OVERRIDES = {
+    # The u32 capacity register holds 211930 mAh; the source truncates it to 211 Ah and
+    # derives its state of charge from that (208.962 / 211 = 99.0 % instead of 98.6 %).
+    "renogy_battery_5": {"design_capacity": 211.93, "battery_level": 98.6},
+}
+
+
+def _decode(vector: dict[str, Any], frames: list[bytes]) -> dict[str, Any]:
+    return dict(decode(vector["family"], frames, variant=VARIANT_FROM_ADVERTISEMENT.get(vector["id"])))
+
+
 def _ids(vectors: list[dict[str, Any]]) -> list[str]:
     return [v["id"] for v in vectors]
 
 
 def _expected(vector: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in vector["expected"].items() if k not in NOT_SAMPLE_KEYS}
+    expected = {k: v for k, v in vector["expected"].items() if k not in NOT_SAMPLE_KEYS}
+    return expected | OVERRIDES.get(vector["id"], {})
 
 
 def test_every_vector_family_has_a_driver() -> None:
@@ -29,15 +49,15 @@ def test_every_vector_family_has_a_driver() -> None:
 
 @pytest.mark.parametrize("vector", VALID, ids=_ids(VALID))
 def test_valid_vector_decodes(vector: dict[str, Any]) -> None:
-    sample = decode(vector["family"], frames_of(vector))
-    assert mismatches(dict(sample), _expected(vector)) == {}
+    sample = _decode(vector, frames_of(vector))
+    assert mismatches(sample, _expected(vector)) == {}
 
 
 @pytest.mark.parametrize("size", [20, 128])
 @pytest.mark.parametrize("vector", VALID, ids=_ids(VALID))
 def test_valid_vector_decodes_from_mtu_chunks(vector: dict[str, Any], size: int) -> None:
-    whole = decode(vector["family"], frames_of(vector))
-    assert decode(vector["family"], chunked(frames_of(vector), size)) == whole
+    whole = _decode(vector, frames_of(vector))
+    assert _decode(vector, chunked(frames_of(vector), size)) == whole
 
 
 @pytest.mark.parametrize("vector", MALFORMED, ids=_ids(MALFORMED))

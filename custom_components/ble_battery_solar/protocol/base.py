@@ -237,13 +237,18 @@ class Driver:
 
     # the whole pipeline
 
-    def decode(self, notifications: Sequence[bytes]) -> Sample:
-        """Notifications in arrival order → Sample; FrameError on anything malformed."""
+    def decode(self, notifications: Sequence[bytes], *, live: bool = False) -> Sample:
+        """Notifications in arrival order → Sample; FrameError on anything malformed.
+
+        `live`: the notifications come from a link that keeps streaming, so an
+        unfinished frame after the complete ones is the next frame starting, not
+        a truncated response.
+        """
         buffer = b"".join(bytes(n) for n in notifications)
         if not buffer:
             raise FrameError(f"{self.family}: no data received")
         frames, rest = self.frames_in(buffer)
-        if rest:
+        if rest and not live:
             raise FrameError(
                 f"{self.family}: truncated frame, {len(rest)} trailing bytes do not form a whole frame"
             )
