@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
@@ -188,7 +189,7 @@ async def test_slow_connect_does_not_delay_other_devices(
         assert not setup_a.done()
     # B's 5 s interval held: three polls, each within a second of its due time.
     assert len(polled_at) == 3
-    assert all(b - a in (4, 5, 6) for a, b in zip(polled_at, polled_at[1:], strict=False))
+    assert all(b - a in (4, 5, 6) for a, b in itertools.pairwise(polled_at))
     assert entry_b.runtime_data.last_update_success
 
     await run_until_done(hass, freezer, setup_a)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.loader import async_get_custom_components
 from homeassistant.core import HomeAssistant
+from homeassistant.loader import async_get_custom_components
 
 from custom_components.ble_battery_solar.protocol import DRIVERS, drivers_matching
 
@@ -21,7 +21,7 @@ MANIFEST = json.loads((COMPONENT / "manifest.json").read_text())
 
 
 def _sync_manifest_matchers() -> list[dict[str, Any]]:
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
     spec = importlib.util.spec_from_file_location("sync_manifest", ROOT / "scripts" / "sync_manifest.py")
     assert spec is not None
@@ -40,7 +40,7 @@ def test_battery_service_is_not_a_manifest_matcher() -> None:
     assert all("180f" not in json.dumps(m) for m in MANIFEST["bluetooth"])
 
 
-@pytest.mark.parametrize("matcher", MANIFEST["bluetooth"], ids=lambda m: json.dumps(m))
+@pytest.mark.parametrize("matcher", MANIFEST["bluetooth"], ids=json.dumps)
 def test_manifest_matcher_shape(matcher: dict[str, Any]) -> None:
     """Only keys HA knows; local_name patterns start with 3 literal characters (hassfest rule)."""
     assert set(matcher) <= {"local_name", "service_uuid", "service_data_uuid", "manufacturer_id",
@@ -98,18 +98,21 @@ def test_translations_match_strings() -> None:
 
 
 def _translation_keys_used() -> dict[str, set[str]]:
-    from custom_components.ble_battery_solar import binary_sensor, connection, sensor  # noqa: PLC0415
+    from custom_components.ble_battery_solar import binary_sensor, connection, sensor
 
-    used = {
+    return {
         "sensor": {d.translation_key for d in sensor.SENSORS if d.translation_key}
         | {d.translation_key for d in sensor.LINK_SENSORS if d.translation_key}
+        | {d.translation_key for d in sensor.ENERGY_SENSORS if d.translation_key}
         | {"cell_voltage", "min_cell_voltage", "max_cell_voltage", "temperature_probe"},
+        "button": {d.translation_key for d in button.BUTTONS if d.translation_key},
+        "issues": {"device_failing", "no_free_slot", "connection_churn"},
         "binary_sensor": {d.translation_key for d in binary_sensor.BINARY_SENSORS
                           if d.translation_key},
         "exceptions": {connection.NOT_FOUND, connection.NO_SLOT, connection.CONNECT_FAILED,
-                       connection.TIMEOUT, connection.MALFORMED, connection.LINK_LOST},
+                       connection.TIMEOUT, connection.MALFORMED, connection.LINK_LOST,
+                       "released_for_app", "unknown_family"},
     }
-    return used
 
 
 def test_every_translation_key_is_defined() -> None:
@@ -118,6 +121,8 @@ def test_every_translation_key_is_defined() -> None:
     assert used["sensor"] <= set(strings["entity"]["sensor"])
     assert used["binary_sensor"] <= set(strings["entity"]["binary_sensor"])
     assert used["exceptions"] <= set(strings["exceptions"])
+    assert used["button"] <= set(strings["entity"]["button"])
+    assert used["issues"] <= set(strings["issues"])
     for reason in ("already_configured", "no_devices_found", "not_supported"):
         assert reason in strings["config"]["abort"]
 

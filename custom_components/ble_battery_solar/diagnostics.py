@@ -10,7 +10,20 @@ from homeassistant.core import HomeAssistant
 
 from . import BleBatterySolarConfigEntry
 
-TO_REDACT = {CONF_ADDRESS, "title", "unique_id", "serial_number", "source"}
+TO_REDACT = {CONF_ADDRESS, "title", "unique_id", "serial_number", "discovery_keys"}
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    """Replace the device's address and name inside free text (error messages)."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "**REDACTED**")
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
 
 
 async def async_get_config_entry_diagnostics(
@@ -19,7 +32,8 @@ async def async_get_config_entry_diagnostics(
     """Everything useful in a bug report, without addresses, names or serials."""
     coordinator = entry.runtime_data
     manager = coordinator.manager
-    return {
+    secrets = [s for s in (coordinator.address, entry.title) if s]
+    return _scrub({
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "family": coordinator.family,
         "last_update_success": coordinator.last_update_success,
@@ -27,7 +41,10 @@ async def async_get_config_entry_diagnostics(
         "data": async_redact_data(dict(coordinator.data or {}), TO_REDACT),
         "keep_alive": coordinator.keep_alive,
         "link_open": manager.is_open(coordinator.address),
-        "connection": async_redact_data(manager.device_stats(coordinator.address).as_dict(), TO_REDACT),
+        # the adapter or proxy address is the user's hardware: redacted too
+        "connection": async_redact_data(
+            manager.device_stats(coordinator.address).as_dict(), {"source"}
+        ),
         "connection_totals": manager.totals(),
         "rssi": coordinator.rssi,
-    }
+    }, secrets)
