@@ -98,7 +98,7 @@ def test_translations_match_strings() -> None:
 
 
 def _translation_keys_used() -> dict[str, set[str]]:
-    from custom_components.ble_battery_solar import binary_sensor, connection, sensor
+    from custom_components.ble_battery_solar import binary_sensor, button, connection, sensor
 
     return {
         "sensor": {d.translation_key for d in sensor.SENSORS if d.translation_key}
