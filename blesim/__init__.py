@@ -1,17 +1,27 @@
 """blesim: a virtual Bluetooth proxy and simulated BMS / solar devices (dev and test only).
 
-Never shipped by HACS: it lives outside custom_components/.
+Never shipped by HACS: it lives outside custom_components/. See docs/simulator.md.
 """
 
-from .devices import BatteryModel, BatteryServiceDevice, Faults, JbdDevice, SimDevice
-from .proxy import Latency, VirtualProxy
+from .catalog import DEVICE_CLASSES, FAMILIES, make_device
+from .devices import BatteryServiceDevice, Faults, JbdDevice, SimDevice
+from .model import BatteryModel, SolarModel
+from .proxy import Latency, ProxyFaults, VirtualClient, VirtualProxy
+from .replay import Replay
 
 __all__ = [
+    "DEVICE_CLASSES",
+    "FAMILIES",
     "BatteryModel",
     "BatteryServiceDevice",
     "Faults",
     "JbdDevice",
     "Latency",
+    "ProxyFaults",
+    "Replay",
     "SimDevice",
+    "SolarModel",
+    "VirtualClient",
     "VirtualProxy",
+    "make_device",
 ]

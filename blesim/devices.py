@@ -1,11 +1,26 @@
-"""Simulated devices: the device side of each protocol on a time-varying model."""
+"""Simulated devices: the device side of each protocol on a time-varying model.
+
+`SimDevice` is the base of every simulated peripheral: how it advertises, its
+GATT table, how it answers writes and reads (whole frames; the transport in
+`proxy.py` splits them into MTU-sized notifications), what it streams on its
+own, and the faults a test switched on. Each protocol family lives in
+`blesim/families/<family>.py`.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .model import BatteryModel
+
+if TYPE_CHECKING:
+    from .replay import Replay
 
 SIG = "0000{:04x}-0000-1000-8000-00805f9b34fb"
+WRITE = ("write", "write-without-response")
+NOTIFY = ("notify",)
 
 
 def uuid16(short: int) -> str:
@@ -15,69 +30,76 @@ def uuid16(short: int) -> str:
 
 @dataclass
 class Faults:
-    """Faults a test can switch on for one device."""
+    """Faults a test can switch on for one device (set attributes, or use `SimDevice.fault_for`)."""
 
     refuse_connect: bool = False  # connect fails at once
     connect_delay: float = 0.0  # extra seconds before a connect completes
-    no_answer: bool = False  # requests are swallowed
-    corrupt: bool = False  # responses get a wrong checksum
-    truncate: bool = False  # responses lose their last byte
+    no_answer: bool = False  # requests (and reads) are swallowed; streams stop
+    corrupt: bool = False  # frames get a wrong checksum
+    truncate: bool = False  # frames lose their last byte
     drop_mid_response: bool = False  # the link drops after the first notification
     out_of_range: bool = False  # no advertisements, connects fail "not found"
     held_by_phone: bool = False  # the vendor's app holds the only connection
 
-
-@dataclass
-class BatteryModel:
-    """A battery whose charge follows its current over (simulated) time."""
-
-    cells: int = 4
-    capacity_ah: float = 100.0
-    soc: float = 0.8
-    current: float = -2.5  # A, + = charging
-    temperatures: list[float] = field(default_factory=lambda: [24.5, 25.1])
-    cycles: int = 12
-    clock: callable = time.monotonic  # type: ignore[valid-type]
-    _last: float | None = None
-
-    def step(self) -> None:
-        """Advance the model to the current time."""
-        now = self.clock()
-        if self._last is not None:
-            dt_h = (now - self._last) / 3600
-            self.soc = min(1.0, max(0.0, self.soc + self.current * dt_h / self.capacity_ah))
-        self._last = now
-
-    @property
-    def cell_voltages(self) -> list[float]:
-        base = 3.0 + 0.4 * self.soc
-        return [round(base + 0.003 * ((i * 7) % 5 - 2), 3) for i in range(self.cells)]
-
-    @property
-    def voltage(self) -> float:
-        return round(sum(self.cell_voltages), 2)
+    def clear(self) -> None:
+        """Switch every fault off."""
+        for f in fields(self):
+            setattr(self, f.name, f.default)
 
 
 class SimDevice:
-    """Base of a simulated peripheral: advertisement, GATT table and protocol handler."""
+    """Base of a simulated peripheral: advertisement, GATT table and protocol handler.
 
-    family = ""
-    local_name = "SIM"
-    service_uuids: tuple[str, ...] = ()
-    manufacturer_data: dict[int, bytes] = {}
-    gatt: dict[str, dict[str, tuple[str, ...]]] = {}
-    notify_uuid: str | None = None
-    mtu = 23
+    Subclasses set the class attributes and implement `on_write` (request →
+    whole response frames), `on_read` and, for devices that push data on their
+    own, `stream_frames` with a `stream_period`.
+    """
+
+    family: ClassVar[str] = ""
+    local_name: ClassVar[str] = "SIM"
+    service_uuids: ClassVar[tuple[str, ...]] = ()
+    manufacturer_data: ClassVar[dict[int, bytes]] = {}
+    gatt: ClassVar[dict[str, dict[str, tuple[str, ...]]]] = {}
+    notify_uuid: ClassVar[str | None] = None
+    mtu: int = 23
+    # seconds between frames a device pushes by itself (None: it only answers)
+    stream_period: ClassVar[float | None] = None
 
     def __init__(self, address: str, name: str | None = None, *, rssi: int = -60,
-                 model: BatteryModel | None = None) -> None:
+                 model: Any = None, variant: str | None = None) -> None:
         self.address = address
         self.name = name or self.local_name
         self.rssi = rssi
-        self.model = model or BatteryModel()
+        self.variant = variant
+        self.model = model if model is not None else self.default_model()
         self.faults = Faults()
         self.requests_seen: list[bytes] = []
         self.centrals: set[object] = set()  # clients connected right now (any proxy)
+        self.connects = 0  # links opened to this device, over every proxy
+        self.disconnects = 0  # links that ended (either side)
+        self.replay: Replay | None = None
+        self._fault_timers: list[asyncio.TimerHandle] = []
+
+    # --- customisation points ------------------------------------------------------
+
+    def default_model(self) -> Any:
+        """The model a device gets when none is passed."""
+        return BatteryModel()
+
+    def advertisement(self) -> dict[str, Any]:
+        """What the device advertises: local name, service UUIDs, manufacturer data."""
+        return {
+            "local_name": self.name,
+            "service_uuids": list(self.service_uuids),
+            "manufacturer_data": dict(self.manufacturer_data),
+            "service_data": {},
+        }
+
+    def on_connect(self) -> None:
+        """A central connected: reset per-connection protocol state."""
+
+    def on_disconnect(self) -> None:
+        """The link ended."""
 
     def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
         """Whole response frames to a write (chunked by the transport)."""
@@ -87,77 +109,98 @@ class SimDevice:
         """Value of a characteristic read."""
         return b""
 
+    def stream_frames(self) -> list[bytes]:
+        """Frames the device pushes by itself now (called every `stream_period`)."""
+        return []
+
+    def corrupt_frame(self, frame: bytes) -> bytes:
+        """The frame with its checksum broken (default: flip the third byte from the end)."""
+        if len(frame) <= 3:
+            return bytes(b ^ 0xFF for b in frame)
+        return frame[:-3] + bytes([frame[-3] ^ 0x5A]) + frame[-2:]
+
+    # --- transport side (called by the virtual client) -------------------------------
+
     def respond(self, char_uuid: str, data: bytes) -> list[bytes]:
-        """on_write with the device's faults applied."""
+        """Response frames to a write, with replay and the device's faults applied."""
         self.requests_seen.append(bytes(data))
         if self.faults.no_answer:
             return []
-        frames = self.on_write(char_uuid, data)
+        if self.replay is not None:
+            frames = self.replay.answer(data)
+        else:
+            frames = self.on_write(char_uuid, data)
+        return [self._damage(f) for f in frames]
+
+    def read(self, char_uuid: str) -> bytes:
+        """A characteristic read with replay and faults applied."""
+        if self.replay is not None and (value := self.replay.read()) is not None:
+            return self._damage(value)
+        return self._damage(self.on_read(char_uuid))
+
+    def stream(self) -> list[bytes]:
+        """Frames pushed now, with replay and faults applied."""
+        if self.faults.no_answer:
+            return []
+        frames = self.replay.stream() if self.replay is not None else self.stream_frames()
         return [self._damage(f) for f in frames]
 
     def _damage(self, frame: bytes) -> bytes:
-        if self.faults.corrupt and len(frame) > 3:
-            frame = frame[:-3] + bytes([frame[-3] ^ 0x5A]) + frame[-2:]
+        if self.faults.corrupt and frame:
+            frame = self.corrupt_frame(frame)
         if self.faults.truncate:
             frame = frame[:-1]
         return frame
 
+    # --- scripting ------------------------------------------------------------------
 
-class BatteryServiceDevice(SimDevice):
-    """A device with the standard Battery Service: Battery Level is read."""
+    def fault_for(self, seconds: float, *, loop: asyncio.AbstractEventLoop | None = None,
+                  **faults: Any) -> None:
+        """Switch faults on now and back to their current values after `seconds`.
 
-    family = "ble_battery_service"
-    local_name = "SIM Battery"
-    service_uuids = (uuid16(0x180F),)
-    gatt = {uuid16(0x180F): {uuid16(0x2A19): ("read", "notify")}}
+        Example: ``device.fault_for(120, out_of_range=True)``.
+        """
+        loop = loop or asyncio.get_running_loop()
+        before = {key: getattr(self.faults, key) for key in faults}
+        for key, value in faults.items():
+            if not hasattr(self.faults, key):
+                raise AttributeError(f"unknown fault {key!r}")
+            setattr(self.faults, key, value)
+        self._fault_timers.append(loop.call_later(seconds, self._restore, before))
 
-    def on_read(self, char_uuid: str) -> bytes:
-        if char_uuid != uuid16(0x2A19):
-            return b""
-        self.model.step()
-        level = bytes([round(self.model.soc * 100)])
-        return self._damage(level) if self.faults.truncate else level
+    def _restore(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            setattr(self.faults, key, value)
+
+    def cancel_scripts(self) -> None:
+        """Cancel pending `fault_for` restorations (faults stay as they are)."""
+        for timer in self._fault_timers:
+            timer.cancel()
+        self._fault_timers.clear()
+
+    def use_replay(self, vector_id: str, vectors: Any = None) -> SimDevice:
+        """Answer with the captured frames of a test vector instead of the model."""
+        from .replay import Replay
+
+        self.replay = Replay.load(vector_id, vectors)
+        if self.replay.family != self.family:
+            raise ValueError(f"vector {vector_id} is a {self.replay.family} vector, "
+                             f"not {self.family}")
+        return self
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.address}>"
 
 
-class JbdDevice(SimDevice):
-    """JBD / Xiaoxiang BMS: answers 0x03 basic info and 0x04 cell voltages."""
+# Families that existed before blesim/families/ was split out stay importable from here.
+from .families.ble_battery_service import BatteryServiceDevice  # noqa: E402
+from .families.jbd import JbdDevice  # noqa: E402
 
-    family = "jbd"
-    local_name = "SIM-JBD-SP04S"
-    service_uuids = (uuid16(0xFF00),)
-    manufacturer_data = {0x9A02: bytes.fromhex("2837c2a5")}
-    gatt = {uuid16(0xFF00): {uuid16(0xFF01): ("notify",),
-                             uuid16(0xFF02): ("write", "write-without-response")}}
-    notify_uuid = uuid16(0xFF01)
-
-    @staticmethod
-    def _frame(cmd: int, data: bytes) -> bytes:
-        body = bytes((0x00, len(data))) + data
-        chk = (0x10000 - sum(body)) & 0xFFFF
-        return bytes((0xDD, cmd)) + body + chk.to_bytes(2, "big") + b"\x77"
-
-    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
-        if char_uuid != uuid16(0xFF02) or len(data) != 7 or data[:2] != b"\xdd\xa5":
-            return []
-        m = self.model
-        m.step()
-        if data[2] == 0x03:
-            ntc = b"".join((round(t * 10) + 2731).to_bytes(2, "big") for t in m.temperatures)
-            payload = (
-                round(m.voltage * 100).to_bytes(2, "big")
-                + round(m.current * 100).to_bytes(2, "big", signed=True)
-                + round(m.soc * m.capacity_ah * 100).to_bytes(2, "big")
-                + round(m.capacity_ah * 100).to_bytes(2, "big")
-                + m.cycles.to_bytes(2, "big")
-                + b"\x2c\x7c"  # production date
-                + b"\x00\x00\x00\x00"  # balance bits
-                + b"\x00\x00"  # protection bits
-                + b"\x80"  # software version
-                + bytes((round(m.soc * 100), 0x03, m.cells, len(m.temperatures)))
-                + ntc
-            )
-            return [self._frame(0x03, payload)]
-        if data[2] == 0x04:
-            cells = b"".join(round(v * 1000).to_bytes(2, "big") for v in m.cell_voltages)
-            return [self._frame(0x04, cells)]
-        return [bytes((0xDD, data[2], 0x80, 0x00, 0xFF, 0x80, 0x77))]
+__all__ = [
+    "BatteryModel",
+    "BatteryServiceDevice",
+    "Faults",
+    "JbdDevice",
+    "SimDevice",
+    "uuid16",
+]

@@ -1,0 +1,1 @@
+"""Simulated devices, one module per protocol family (see catalog.py for the registry)."""
