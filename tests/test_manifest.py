@@ -132,3 +132,20 @@ def test_icons_refer_to_existing_entities() -> None:
     icons = json.loads((COMPONENT / "icons.json").read_text())
     for platform, entries in icons["entity"].items():
         assert set(entries) <= set(strings["entity"][platform]), platform
+
+
+def test_quality_scale_lists_every_rule() -> None:
+    """Every rule HA's quality scale has (as in a Platinum core integration) is done or exempt."""
+    import homeassistant.components  # noqa: PLC0415
+    import yaml  # noqa: PLC0415
+
+    reference = Path(homeassistant.components.__path__[0]) / "acaia" / "quality_scale.yaml"
+    reference_rules = yaml.safe_load(reference.read_text())["rules"]
+    ours = yaml.safe_load((COMPONENT / "quality_scale.yaml").read_text())["rules"]
+    assert set(ours) == set(reference_rules)
+    for rule, value in ours.items():
+        if isinstance(value, dict):
+            assert value["status"] in ("done", "exempt"), rule
+            assert value.get("comment"), rule
+        else:
+            assert value == "done", rule
