@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from bleak.backends.device import BLEDevice
-from dbus_fast import BusType, DBusError, Variant
+from dbus_fast import BusType, DBusError, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import (
     DBusBool,
@@ -519,7 +519,7 @@ class FakeBluez:
         self._by_path: dict[str, FakeDevice] = {}
         self._bus: MessageBus | None = None
         self._adapter_iface: AdapterInterface | None = None
-        self._advertiser: asyncio.TimerHandle | None = None
+        self._advertiser: asyncio.Handle | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -533,6 +533,7 @@ class FakeBluez:
         """Connect, export the adapter and own org.bluez."""
         self._bus = await MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True).connect()
         self._adapter_iface = AdapterInterface(self, self.adapter_address)
+        self._bus.add_message_handler(self._unknown_object)
         self._bus.export(self.adapter_path, self._adapter_iface)
         await self._bus.request_name(BLUEZ_SERVICE)
         return self
@@ -555,6 +556,22 @@ class FakeBluez:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._bus.wait_for_disconnect(), 2)
             self._bus = None
+
+    def _unknown_object(self, msg: Message) -> Message | None:
+        """Calls to removed org.bluez objects get UnknownObject, as from BlueZ."""
+        if (msg.message_type != MessageType.METHOD_CALL or not msg.path
+                or not msg.path.startswith("/org/bluez/")
+                or msg.interface in (None, "org.freedesktop.DBus.Introspectable")):
+            return None
+        exported = self.bus._path_exports.get(msg.path)
+        if exported and (msg.interface == "org.freedesktop.DBus.Properties"
+                         or msg.interface in exported):
+            return None
+        return Message.new_error(
+            msg, "org.freedesktop.DBus.Error.UnknownObject",
+            f'Method "{msg.member}" with signature "{msg.signature}" on interface '
+            f'"{msg.interface}" doesn\'t exist',
+        )
 
     # --- devices ----------------------------------------------------------------------
 

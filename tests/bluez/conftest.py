@@ -17,6 +17,7 @@ import pytest
 import pytest_socket
 from bleak.backends.bluezdbus import manager as bluez_manager_module
 from bleak_retry_connector import bleak_manager
+from bluetooth_adapters.systems.linux import LinuxAdapters
 from dbus_fast.aio import MessageBus
 
 from fakebluez import (
@@ -99,3 +100,11 @@ async def close_bleak_manager() -> None:
 async def our_connections(observer: MessageBus) -> int:
     """This process's connections to the private bus, counted by the daemon."""
     return await connections_of_pid(observer)
+
+
+# The HA test plugin replaces these for the whole session (a mock "hci0"); the
+# originals are captured at collection time, before its session fixture runs.
+REAL_LINUX_ADAPTERS = {
+    "refresh": LinuxAdapters.__dict__["refresh"],
+    "adapters": LinuxAdapters.__dict__["adapters"],
+}
