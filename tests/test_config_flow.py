@@ -30,6 +30,12 @@ def _service_info(hass: HomeAssistant, address: str) -> bluetooth.BluetoothServi
     return info
 
 
+async def _discoveries(hass: HomeAssistant) -> list[dict]:
+    """Our flows in progress once HA's discovery (a background task) has run."""
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return _our_flows(hass)
+
+
 def _our_flows(hass: HomeAssistant) -> list[dict]:
     return [f for f in hass.config_entries.flow.async_progress() if f["handler"] == DOMAIN]
 
@@ -38,8 +44,7 @@ async def test_discovery_confirm_creates_entry_with_entities(
     hass: HomeAssistant, jbd: SimDevice
 ) -> None:
     """HA pushes a discovery from our manifest matchers; confirming adds a working device."""
-    await hass.async_block_till_done()
-    flows = _our_flows(hass)
+    flows = await _discoveries(hass)
     assert [f["context"]["source"] for f in flows] == [SOURCE_BLUETOOTH]
     assert flows[0]["context"]["unique_id"] == JBD_ADDRESS
     assert flows[0]["step_id"] == "bluetooth_confirm"
@@ -78,8 +83,7 @@ async def test_battery_service_is_never_pushed_but_offered_in_user_step(
     hass: HomeAssistant, bbs: SimDevice, jbd: SimDevice
 ) -> None:
     """0x180F devices (phones, mice...) get no discovery; the user can still pick them."""
-    await hass.async_block_till_done()
-    assert {f["context"]["unique_id"] for f in _our_flows(hass)} == {JBD_ADDRESS}
+    assert {f["context"]["unique_id"] for f in await _discoveries(hass)} == {JBD_ADDRESS}
 
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_BLUETOOTH}, data=_service_info(hass, bbs.address)
@@ -146,8 +150,7 @@ async def test_user_step_aborts_when_configured_meanwhile(
 
 
 async def test_discovery_of_configured_device_aborts(hass: HomeAssistant, jbd: SimDevice) -> None:
-    await hass.async_block_till_done()
-    for flow in _our_flows(hass):  # the discovery pushed before the entry existed
+    for flow in await _discoveries(hass):  # the discovery pushed before the entry existed
         hass.config_entries.flow.async_abort(flow["flow_id"])
     await setup_entry(hass, jbd)
     result = await hass.config_entries.flow.async_init(
@@ -242,10 +245,9 @@ async def test_discovery_of_shared_module_asks_for_the_device_type(
     hass: HomeAssistant, proxy: VirtualProxy
 ) -> None:
     proxy.add(RenogyModule("60:98:66:ED:FC:11"))
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_BLUETOOTH},
-        data=_service_info(hass, "60:98:66:ED:FC:11"),
-    )
+    flows = await _discoveries(hass)  # pushed by HA from the BT-TH-* manifest matcher
+    assert [f["context"]["unique_id"] for f in flows] == ["60:98:66:ED:FC:11"]
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "bluetooth_confirm"
     choices = result["data_schema"].schema[CONF_FAMILY].config["options"]
