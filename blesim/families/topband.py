@@ -19,7 +19,8 @@ class TopbandDevice(SimDevice):
     family = "topband"
     local_name = "NWJ20221223010388"
     service_uuids = (uuid16(0xFFE0),)
-    manufacturer_data = {0xFFFF: bytes.fromhex("3055443762ec")}
+    # company 0x0000 as on ZM/NWJ boards; 0xFFFF (also seen) is claimed by HA's kegtron too
+    manufacturer_data = {0x0000: bytes.fromhex("fc45c3bcd6a8")}
     gatt = {
         uuid16(0xFFE0): {uuid16(0xFFE4): NOTIFY},
         uuid16(0xFFE5): {uuid16(0xFFE9): ("write", "write-without-response")},
