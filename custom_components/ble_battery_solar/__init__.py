@@ -12,6 +12,7 @@ from homeassistant.util.hass_dict import HassKey
 from .connection import ConnectionManager
 from .const import CONF_FAMILY, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
+from .dbus_monitor import DBusConnectionMonitor
 from .protocol import FAMILIES
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
@@ -19,6 +20,7 @@ PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.S
 type BleBatterySolarConfigEntry = ConfigEntry[BleBatterySolarCoordinator]
 
 DATA_MANAGER: HassKey[ConnectionManager] = HassKey(f"{DOMAIN}_manager")
+DATA_DBUS_MONITOR: HassKey[DBusConnectionMonitor] = HassKey(f"{DOMAIN}_dbus_monitor")
 
 
 def get_manager(hass: HomeAssistant) -> ConnectionManager:
@@ -39,6 +41,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
     coordinator = BleBatterySolarCoordinator(hass, entry, get_manager(hass))
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    if DATA_DBUS_MONITOR not in hass.data:
+        monitor = hass.data[DATA_DBUS_MONITOR] = DBusConnectionMonitor()
+        await monitor.async_start(hass)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
@@ -54,6 +59,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
     if unloaded:
         entry.runtime_data.async_shutdown_extras()
         await entry.runtime_data.manager.release(entry.runtime_data.address)
+        others = [
+            e for e in hass.config_entries.async_loaded_entries(DOMAIN)
+            if e.entry_id != entry.entry_id
+        ]
+        if not others and (monitor := hass.data.pop(DATA_DBUS_MONITOR, None)):
+            await monitor.async_stop()
     return unloaded
 
 

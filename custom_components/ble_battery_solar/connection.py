@@ -40,6 +40,7 @@ from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 
+from .dbus_monitor import release_client_bus
 from .protocol import Driver, FrameError, Sample
 
 _LOGGER = logging.getLogger(__name__)
@@ -504,10 +505,14 @@ class ConnectionManager:
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await client.disconnect()
         except asyncio.CancelledError:
+            release_client_bus(client)
             raise
         except Exception as err:
             self.failed_disconnects += 1
             _LOGGER.warning("%s: disconnect failed: %s", address, err or type(err).__name__)
+            # bleak's BlueZ backend raises out of disconnect() before closing its
+            # D-Bus connection: close it here, or it leaks one of the 256.
+            release_client_bus(client)
 
     async def _async_on_stop(self, _event: Event) -> None:
         self._unsub_stop = None

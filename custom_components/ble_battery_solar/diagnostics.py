@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_ADDRESS
 from homeassistant.core import HomeAssistant
 
-from . import BleBatterySolarConfigEntry
+from . import DATA_DBUS_MONITOR, BleBatterySolarConfigEntry
 
 TO_REDACT = {CONF_ADDRESS, "title", "unique_id", "serial_number", "discovery_keys"}
 
@@ -33,7 +33,7 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data
     manager = coordinator.manager
     secrets = [s for s in (coordinator.address, entry.title) if s]
-    return _scrub({
+    data: dict[str, Any] = {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "family": coordinator.family,
         "last_update_success": coordinator.last_update_success,
@@ -47,4 +47,8 @@ async def async_get_config_entry_diagnostics(
         ),
         "connection_totals": manager.totals(),
         "rssi": coordinator.rssi,
-    }, secrets)
+        "dbus_connections": (
+            monitor.as_dict() if (monitor := hass.data.get(DATA_DBUS_MONITOR)) else None
+        ),
+    }
+    return cast(dict[str, Any], _scrub(data, secrets))
