@@ -10,6 +10,7 @@ own, and the faults a test switched on. Each protocol family lives in
 from __future__ import annotations
 
 import asyncio
+import zlib
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -72,6 +73,10 @@ class SimDevice:
         self.rssi = rssi
         self.variant = variant
         self.model = model if model is not None else self.default_model()
+        if model is None:  # cells of different devices differ, reproducibly per address
+            battery = getattr(self.model, "battery", self.model)
+            if isinstance(battery, BatteryModel):
+                battery.reseed(zlib.crc32(address.encode()))
         self.faults = Faults()
         self.requests_seen: list[bytes] = []
         self.centrals: set[object] = set()  # clients connected right now (any proxy)

@@ -79,6 +79,11 @@ class BatteryModel:
         self._base_temperatures = list(self.temperatures)
         self._offsets = [self._rng.uniform(-0.004, 0.004) for _ in range(self.cells)]
 
+    def reseed(self, seed: int) -> None:
+        """Give the cells another (reproducible) set of manufacturing differences."""
+        self.seed = seed
+        self.__post_init__()
+
     def step(self) -> None:
         """Advance the model to the clock's current time."""
         now = self.clock()

@@ -1,15 +1,20 @@
-"""Development-only HA glue: starts blesim virtual proxies from configuration.yaml.
+"""Development-only HA glue: starts blesim virtual proxies and devices from configuration.yaml.
 
-Example::
+Example (see config/blesim.yaml and docs/simulator.md)::
 
     blesim:
       proxies:
         - name: blesim-proxy-1
           slots: 3
-          devices:
-            - family: jbd
-              address: "A5:C2:37:10:00:01"
-              name: "Garage JBD"
+      devices:
+        - family: jbd
+          address: "A5:C2:37:10:00:01"
+          name: "Garage JBD"
+          rssi: {blesim-proxy-1: -58}
+
+Services (Developer tools → Actions): ``blesim.fault`` (address, fault, value,
+seconds), ``blesim.clear_faults`` (address), ``blesim.proxy_restart`` (proxy,
+after), ``blesim.hold_slots`` (proxy, count).
 
 Not part of the integration HACS installs; `scripts/develop` links it into config/.
 """
@@ -20,33 +25,119 @@ import logging
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
+from homeassistant.exceptions import ServiceValidationError
 
-from blesim import Latency, VirtualProxy
+from blesim import Latency, SimDevice, VirtualProxy
 from blesim.catalog import make_device
+from blesim.model import BatteryModel
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "blesim"
+MODEL_KEYS = ("cells", "capacity_ah", "soc", "current", "cycles", "time_scale")
 
 
-async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
-    """Start the configured proxies with their simulated devices."""
-    conf = config.get(DOMAIN) or {}
-    proxies: list[VirtualProxy] = []
+def _device(conf: dict[str, Any]) -> SimDevice:
+    device = make_device(conf["family"], conf["address"], conf.get("name"),
+                         variant=conf.get("variant"), replay=conf.get("replay"))
+    model_conf = {k: conf[k] for k in MODEL_KEYS if k in conf}
+    if model_conf:
+        target = getattr(device.model, "battery", device.model)
+        if not isinstance(target, BatteryModel):
+            raise ValueError(f"{conf['address']}: model options apply to battery models only")
+        if "cells" in model_conf:
+            fresh = BatteryModel(**{**model_conf, "cells": int(model_conf["cells"])})
+            if hasattr(device.model, "battery"):
+                device.model.battery = fresh
+            else:
+                device.model = fresh
+        else:
+            for key, value in model_conf.items():
+                setattr(target, key, value)
+    return device
+
+
+def build(hass: HomeAssistant, conf: dict[str, Any]) -> list[VirtualProxy]:
+    """Proxies with their devices, as configured (not started)."""
+    proxies: dict[str, VirtualProxy] = {}
     for pconf in conf.get("proxies", []):
         latency = Latency(
             connect=float(pconf.get("connect_latency", 1.5)),
             round_trip=float(pconf.get("round_trip", 0.06)),
+            speed=float(pconf.get("speed", 1.0)),
         )
-        proxy = VirtualProxy(hass, name=pconf.get("name"), slots=int(pconf.get("slots", 3)),
-                             latency=latency)
-        for dconf in pconf.get("devices", []):
-            proxy.add(make_device(dconf["family"], dconf["address"], dconf.get("name")),
-                      rssi=dconf.get("rssi"))
+        proxy = VirtualProxy(hass, name=pconf.get("name"), source=pconf.get("source"),
+                             slots=int(pconf.get("slots", 3)), latency=latency,
+                             advertise_every=float(pconf.get("advertise_every", 5.0)))
+        proxies[proxy.name] = proxy
+        for dconf in pconf.get("devices", []):  # devices listed under one proxy
+            proxy.add(_device(dconf), rssi=dconf.get("rssi"))
+    for dconf in conf.get("devices", []):  # devices heard by several proxies
+        device = _device(dconf)
+        rssi = dconf.get("rssi") or dict.fromkeys(proxies, device.rssi)
+        if not isinstance(rssi, dict):
+            rssi = dict.fromkeys(proxies, rssi)
+        for proxy_name, value in rssi.items():
+            if proxy_name not in proxies:
+                raise ValueError(f"{device.address}: no proxy named {proxy_name!r}")
+            proxies[proxy_name].add(device, rssi=int(value))
+    return list(proxies.values())
+
+
+async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
+    """Start the configured proxies with their simulated devices, register the services."""
+    proxies = build(hass, config.get(DOMAIN) or {})
+    hass.data[DOMAIN] = proxies  # for tests and the developer's own scripts
+    for proxy in proxies:
         proxy.start()
-        proxies.append(proxy)
         _LOGGER.warning("blesim: %s started with %d simulated devices (development only)",
                         proxy.name, len(proxy.devices))
+    by_name = {p.name: p for p in proxies}
+    devices = {d.address.upper(): d for p in proxies for d in p.devices.values()}
+
+    def _find_device(call: ServiceCall) -> SimDevice:
+        address = str(call.data.get("address", "")).upper()
+        if address not in devices:
+            raise ServiceValidationError(f"blesim has no device {address}")
+        return devices[address]
+
+    def _find_proxy(call: ServiceCall) -> VirtualProxy:
+        name = call.data.get("proxy", "")
+        if name not in by_name:
+            raise ServiceValidationError(f"blesim has no proxy {name!r}")
+        return by_name[name]
+
+    @callback
+    def fault(call: ServiceCall) -> None:
+        device = _find_device(call)
+        name = call.data["fault"]
+        if not hasattr(device.faults, name):
+            raise ServiceValidationError(f"unknown fault {name!r}")
+        value = call.data.get("value", True)
+        if seconds := float(call.data.get("seconds", 0)):
+            device.fault_for(seconds, loop=hass.loop, **{name: value})
+        else:
+            setattr(device.faults, name, value)
+        _LOGGER.warning("blesim: %s fault %s = %s%s", device.address, name, value,
+                        f" for {seconds:.0f} s" if seconds else "")
+
+    @callback
+    def clear_faults(call: ServiceCall) -> None:
+        device = _find_device(call)
+        device.cancel_scripts()
+        device.faults.clear()
+
+    @callback
+    def proxy_restart(call: ServiceCall) -> None:
+        _find_proxy(call).restart(after=float(call.data.get("after", 0)))
+
+    @callback
+    def hold_slots(call: ServiceCall) -> None:
+        _find_proxy(call).hold_slots(int(call.data.get("count", 0)))
+
+    for name, handler in (("fault", fault), ("clear_faults", clear_faults),
+                          ("proxy_restart", proxy_restart), ("hold_slots", hold_slots)):
+        hass.services.async_register(DOMAIN, name, handler)
 
     def _stop(_event: Event) -> None:
         for proxy in proxies:

@@ -1,0 +1,65 @@
+"""blesim's development glue: config/blesim.yaml builds the proxies, services script faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+
+from blesim import FAMILIES
+from blesim.ha.blesim import async_setup, build
+
+from .conftest import advance
+
+CONFIG = Path(__file__).parents[1] / "config" / "blesim.yaml"
+
+
+async def test_dev_config_has_every_family_on_two_proxies(hass: HomeAssistant) -> None:
+    proxies = build(hass, yaml.safe_load(CONFIG.read_text()))
+    assert [p.slots for p in proxies] == [3, 3]
+    families = {d.family for p in proxies for d in p.devices.values()}
+    assert families == set(FAMILIES)
+    for proxy in proxies:  # every device is heard by both, at different strengths
+        assert len(proxy.devices) == len(FAMILIES)
+
+
+async def test_services_script_faults_and_proxies(
+    hass: HomeAssistant, enable_bluetooth: None, freezer
+) -> None:
+    conf = {"proxies": [{"name": "p1", "slots": 2}],
+            "devices": [{"family": "jbd", "address": "A5:C2:37:10:00:01", "soc": 0.5}]}
+    assert await async_setup(hass, {"blesim": conf})
+    (proxy,) = hass.data["blesim"]
+    device = proxy.devices["A5:C2:37:10:00:01"]
+    assert device.model.soc == 0.5
+    assert proxy.online
+
+    await hass.services.async_call("blesim", "fault", {
+        "address": "a5:c2:37:10:00:01", "fault": "refuse_connect", "seconds": 30,
+    }, blocking=True)
+    assert device.faults.refuse_connect
+    await advance(hass, freezer, 31, step=1.0)
+    assert not device.faults.refuse_connect  # scripted faults end by themselves
+
+    await hass.services.async_call("blesim", "fault", {
+        "address": "A5:C2:37:10:00:01", "fault": "corrupt"}, blocking=True)
+    await hass.services.async_call("blesim", "clear_faults", {
+        "address": "A5:C2:37:10:00:01"}, blocking=True)
+    assert not device.faults.corrupt
+
+    await hass.services.async_call("blesim", "hold_slots", {"proxy": "p1", "count": 2},
+                                   blocking=True)
+    assert not proxy.can_connect()
+    await hass.services.async_call("blesim", "proxy_restart", {"proxy": "p1", "after": 10},
+                                   blocking=True)
+    assert not proxy.online
+    await advance(hass, freezer, 11, step=1.0)
+    assert proxy.online
+    assert proxy.restarts == 1
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call("blesim", "fault", {
+            "address": "00:00:00:00:00:00", "fault": "corrupt"}, blocking=True)
+    proxy.stop()
