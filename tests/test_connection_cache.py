@@ -6,6 +6,7 @@ import asyncio
 import itertools
 
 import pytest
+from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -294,3 +295,22 @@ async def test_faults_never_leak(
     await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
     assert not entry.runtime_data.last_update_success
     assert_no_leak(proxy)
+
+
+async def test_device_back_in_range_is_read_at_once(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    """After 'not found', the device's return is read at once, not at the next interval."""
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 600})
+    coordinator = entry.runtime_data
+    jbd.faults.out_of_range = True
+    await get_manager(hass).release(jbd.address)
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert not coordinator.last_update_success
+    # HA's unavailable sweep forgets a silent device after its fallback interval (on the
+    # real monotonic clock, which the test clock does not move): do what it does.
+    bluetooth.async_clear_advertisement_history(hass, jbd.address)
+    jbd.faults.out_of_range = False
+    await advance(hass, freezer, 10, step=0.5)  # next advertisement, 290 s before the poll
+    assert coordinator.last_update_success
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE

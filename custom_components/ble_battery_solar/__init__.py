@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -46,6 +47,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
         await monitor.async_start(hass)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.async_on_unload(
+        bluetooth.async_register_callback(
+            hass,
+            coordinator.async_on_advertisement,
+            bluetooth.BluetoothCallbackMatcher(address=coordinator.address, connectable=True),
+            bluetooth.BluetoothScanningMode.PASSIVE,
+        )
+    )
     return True
 
 

@@ -102,6 +102,14 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
             self._cancel_resume = None
 
     @callback
+    def async_on_advertisement(
+        self, _info: bluetooth.BluetoothServiceInfoBleak, _change: bluetooth.BluetoothChange
+    ) -> None:
+        """The device advertises: if the last read failed, read again now, not at the next interval."""
+        if not self.last_update_success and self.released_until is None:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    @callback
     def async_shutdown_extras(self) -> None:
         """Cancel timers and clear repairs issues (entry unload)."""
         self._cancel_resume_timer()
