@@ -11,7 +11,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
-from blesim import JbdDevice, SimDevice, VirtualProxy
+from blesim import JbdDevice, Latency, SimDevice, VirtualProxy
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import (
     LINK_LOST,
@@ -314,3 +314,38 @@ async def test_device_back_in_range_is_read_at_once(
     await advance(hass, freezer, 10, step=0.5)  # next advertisement, 290 s before the poll
     assert coordinator.last_update_success
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+
+
+async def test_device_never_seen_is_not_found(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    """An entry whose device HA has never seen retries setup with a clear reason."""
+    ghost = JbdDevice("A5:C2:37:10:00:99", "Ghost")  # not added to any proxy
+    entry = await setup_entry(hass, ghost)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "not in range of any" in str(entry.reason)
+    assert proxy.opened == 0
+
+
+async def test_no_polls_after_ha_stop(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    await entry.runtime_data.async_refresh()
+    assert not entry.runtime_data.last_update_success
+    assert "stopping" in str(entry.runtime_data.last_exception)
+    assert_no_leak(proxy)
+
+
+async def test_slot_wait_then_evict(hass: HomeAssistant, make_proxy) -> None:
+    """A connect that finds the only slot busy with our running poll waits, then evicts it."""
+    proxy = make_proxy(slots=1, latency=Latency(connect=0.0, round_trip=0.05))
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2)]
+    entries = [await setup_entry(hass, d) for d in devs]
+    stats = get_manager(hass).device_stats(devs[1].address)
+    waits_before = stats.slot_waits
+    await asyncio.gather(*(e.runtime_data.async_refresh() for e in entries))
+    assert all(e.runtime_data.last_update_success for e in entries)
+    assert stats.slot_waits > waits_before or get_manager(hass).device_stats(
+        devs[0].address).slot_waits > 0
+    assert proxy.slot_violations == 0
