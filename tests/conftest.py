@@ -82,9 +82,9 @@ async def setup_entry(hass: HomeAssistant, device: SimDevice,
 
 async def advance(hass: HomeAssistant, freezer: Any, seconds: float, step: float = 0.05) -> None:
     """Move HA's frozen clock forward in small steps, letting due timers and tasks run."""
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
-    from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
+    from pytest_homeassistant_custom_component.common import (
         async_fire_time_changed_exact,
     )
 
@@ -100,7 +100,7 @@ async def advance(hass: HomeAssistant, freezer: Any, seconds: float, step: float
 async def run_until_done(hass: HomeAssistant, freezer: Any, awaitable: Any,
                          limit: float = 120.0, step: float = 0.05) -> Any:
     """Run a coroutine that may sleep on HA's frozen clock, stepping time until it ends."""
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
     task = asyncio.ensure_future(awaitable)
     waited = 0.0

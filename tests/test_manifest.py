@@ -136,8 +136,8 @@ def test_icons_refer_to_existing_entities() -> None:
 
 def test_quality_scale_lists_every_rule() -> None:
     """Every rule HA's quality scale has (as in a Platinum core integration) is done or exempt."""
-    import homeassistant.components  # noqa: PLC0415
-    import yaml  # noqa: PLC0415
+    import homeassistant.components
+    import yaml
 
     reference = Path(homeassistant.components.__path__[0]) / "acaia" / "quality_scale.yaml"
     reference_rules = yaml.safe_load(reference.read_text())["rules"]
