@@ -92,6 +92,8 @@ async def test_family_discovered_added_and_shown(
 ) -> None:
     proxy = make_proxy(slots=3)
     device = proxy.add(device_of(family))
+    if family == "renogy_controller":
+        device.model.wall = lambda: 12.5 * 3600  # half past noon UTC: the sun shines
     entry = await add_through_ui(hass, device)
     assert entry.state is ConfigEntryState.LOADED
     states = states_by_key(hass, entry.entry_id, device.address)
@@ -104,6 +106,7 @@ async def test_family_discovered_added_and_shown(
     if family == "renogy_controller":
         for key in ("pv_voltage", "pv_power", "energy_generated_today", "load_power"):
             assert states[key] not in (STATE_UNAVAILABLE, "unknown"), key
+        assert float(states["pv_power"]) > 0.9 * device.model.peak_w
         assert states["charging_state"] in ("deactivated", "mppt", "boost", "floating")
     elif family != "ble_battery_service":
         assert float(states["current"]) == pytest.approx(battery.current, abs=0.1)
