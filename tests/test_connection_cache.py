@@ -349,3 +349,18 @@ async def test_slot_wait_then_evict(hass: HomeAssistant, make_proxy) -> None:
     assert stats.slot_waits > waits_before or get_manager(hass).device_stats(
         devs[0].address).slot_waits > 0
     assert proxy.slot_violations == 0
+
+
+async def test_read_that_never_answers_times_out(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    """A Battery Service read without an answer ends after the driver's response timeout."""
+    from blesim import BatteryServiceDevice
+
+    device = proxy.add(BatteryServiceDevice("C0:FF:EE:00:00:0F"))
+    entry = await setup_entry(hass, device)
+    device.faults.no_answer = True
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh(), limit=10)
+    assert entry.runtime_data.last_exception.translation_key == TIMEOUT
+    assert "no answer to a read within 5 s" in str(entry.runtime_data.last_exception)
+    assert_no_leak(proxy)

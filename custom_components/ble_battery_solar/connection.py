@@ -147,7 +147,13 @@ class Link:
         """Run one poll of the driver's requests and decode the response."""
         driver = self.driver
         if driver.read_uuid is not None:
-            data = bytes(await self.client.read_gatt_char(driver.read_uuid))
+            try:
+                async with asyncio.timeout(driver.response_timeout):
+                    data = bytes(await self.client.read_gatt_char(driver.read_uuid))
+            except TimeoutError:
+                raise LinkError(
+                    f"no answer to a read within {driver.response_timeout:.0f} s", kind=TIMEOUT
+                ) from None
             self.received = [data]
             return driver.decode([data])
         await self._ensure_subscribed()
