@@ -10,6 +10,7 @@ Drivers do no I/O and never import Home Assistant.
 from __future__ import annotations
 
 import fnmatch
+from abc import ABC, abstractmethod
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -156,7 +157,7 @@ def values_list(data: bytes, offset: int, count: int, size: int, *, scale: float
 # --- the driver ------------------------------------------------------------------
 
 
-class Driver:
+class Driver(ABC):
     """Base class of a protocol family driver. Subclasses live in `protocol/devices/`.
 
     Lifecycle of one poll over a connected link (done by the integration):
@@ -214,13 +215,13 @@ class Driver:
         """Request frames written for one poll, in order (empty for streaming devices)."""
         return []
 
+    @abstractmethod
     def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
         """Split a notification byte stream into whole frames and an incomplete tail.
 
         Raises FrameError when the stream cannot be a frame of this family
         (wrong header, impossible length); checksums are checked in decode_frames.
         """
-        raise NotImplementedError  # pragma: no cover - every driver implements it
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         """Whether a whole frame is the response to a request (None: streaming)."""
@@ -231,9 +232,9 @@ class Driver:
         frames, _rest = self.frames_in(b"".join(notifications))
         return any(self.answers(request, f) for f in frames)
 
+    @abstractmethod
     def decode_frames(self, frames: list[bytes]) -> Sample:
         """Decode whole frames (as split by frames_in) into a Sample."""
-        raise NotImplementedError  # pragma: no cover - every driver implements it
 
     # the whole pipeline
 

@@ -9,6 +9,7 @@ code, byte count and the order of the poll (`Block`, `assign`).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -156,9 +157,9 @@ class ModbusDriver(Driver):
     slaves: ClassVar[frozenset[int]] = frozenset()
     functions: ClassVar[frozenset[int]] = frozenset({0x03})
 
+    @abstractmethod
     def poll(self) -> list[Block]:
         """Blocks read in one poll, in order."""
-        raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
 
     def plan(self, frames: Sequence[bytes]) -> list[Block]:
         """Every block the frames may answer, in poll order (default: `poll`)."""
@@ -176,9 +177,9 @@ class ModbusDriver(Driver):
     def decode_frames(self, frames: list[bytes]) -> Sample:
         return self.decode_blocks(assign(self.family, frames, self.plan(frames)))
 
+    @abstractmethod
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         """Decode frames tied to their blocks (CRC checked) into a Sample."""
-        raise NotImplementedError  # pragma: no cover - every Modbus driver implements it
 
     def data_of(self, tied: list[tuple[Block, bytes]], name: str, *,
                 required: bool = False) -> bytes | None:
