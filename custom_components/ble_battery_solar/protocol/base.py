@@ -10,9 +10,9 @@ Drivers do no I/O and never import Home Assistant.
 from __future__ import annotations
 
 import fnmatch
-from abc import ABC, abstractmethod
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
