@@ -364,3 +364,26 @@ async def test_read_that_never_answers_times_out(
     assert entry.runtime_data.last_exception.translation_key == TIMEOUT
     assert "no answer to a read within 5 s" in str(entry.runtime_data.last_exception)
     assert_no_leak(proxy)
+
+
+async def test_more_devices_than_slots_keep_some_links_warm(
+    hass: HomeAssistant, make_proxy
+) -> None:
+    """3 devices polled in a cycle through 2 slots: half the polls reuse a link.
+
+    Least-recently-used eviction would evict every link just before its reuse
+    (0 reuses); evicting the link whose next poll is furthest away keeps one warm.
+    """
+    proxy = make_proxy(slots=2)
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2, 3)]
+    entries = [await setup_entry(hass, d) for d in devs]
+    manager = get_manager(hass)
+    reuses_before = sum(manager.device_stats(d.address).reuses for d in devs)
+    for _ in range(8):
+        for entry in entries:
+            await entry.runtime_data.async_refresh()
+            assert entry.runtime_data.last_update_success
+    reuses = sum(manager.device_stats(d.address).reuses for d in devs) - reuses_before
+    assert reuses >= 11  # of 24 polls; LRU eviction gives 0
+    assert proxy.slot_violations == 0
+    assert proxy.peak == 2

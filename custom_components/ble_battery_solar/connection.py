@@ -63,6 +63,11 @@ def _allocations(source: str | None = None) -> list[HaBluetoothSlotAllocations]:
     return get_manager().async_current_allocations(source) or []
 
 
+def _next_use(link: Link) -> float:
+    """When the link's device will poll again (infinity when it does not poll)."""
+    return link.last_use + link.interval if link.interval is not None else float("inf")
+
+
 class LinkError(Exception):
     """A poll failed; `kind` says why (one of the failure kinds above)."""
 
@@ -121,6 +126,7 @@ class Link:
         self.driver = driver
         self.source: str | None = None
         self.last_use = time.monotonic()
+        self.interval: float | None = None  # the device's update interval, if it polls
         self.in_use = False
         self.lost = False
         self._subscribed = False
@@ -242,12 +248,13 @@ class ConnectionManager:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, address: str, driver: Driver, *, keep_alive: float
+        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
     ) -> AsyncIterator[Link]:
         """A connected link to the device, reused when cached; one operation at a time.
 
         Any exception inside the block drops the link (awaiting its disconnect).
-        With keep_alive == 0 the link is closed when the block ends.
+        With keep_alive == 0 the link is closed when the block ends. `interval`
+        (seconds until the device's next poll) guides which idle link to evict.
         """
         if self._stopping:
             raise LinkError("Home Assistant is stopping", kind=CONNECT_FAILED)
@@ -264,6 +271,7 @@ class ConnectionManager:
             else:
                 stats.reuses += 1
             link.in_use = True
+            link.interval = interval
             try:
                 yield link
             except BaseException as err:
@@ -281,11 +289,15 @@ class ConnectionManager:
                     keep_alive, self._idle_expired, address, link
                 )
 
-    async def poll(self, address: str, driver: Driver, *, keep_alive: float) -> Sample:
+    async def poll(
+        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
+    ) -> Sample:
         """Connect or reuse, run one poll, and translate every failure into LinkError."""
         stats = self.device_stats(address)
         try:
-            async with self.session(address, driver, keep_alive=keep_alive) as link:
+            async with self.session(
+                address, driver, keep_alive=keep_alive, interval=interval
+            ) as link:
                 try:
                     sample = await link.poll()
                     stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
@@ -460,12 +472,20 @@ class ConnectionManager:
         )
 
     def _eviction_candidate(self, sources: list[str]) -> Link | None:
+        """The idle link on these sources whose device polls again last.
+
+        Not least-recently-used: devices poll in a cycle, so the LRU link is the
+        one needed next, and LRU would evict every link just before its reuse.
+        Evicting the link whose next poll is furthest away (Belady's rule; the
+        next poll is last use + update interval) keeps the others warm. Links
+        without a known interval are evicted first.
+        """
         idle = [
             link for link in self._links.values()
             if link.source in sources and not link.in_use
             and not self._locks.get(link.address, asyncio.Lock()).locked()
         ]
-        return min(idle, key=lambda link: link.last_use, default=None)
+        return max(idle, key=_next_use, default=None)
 
     # --- closing --------------------------------------------------------------------
 

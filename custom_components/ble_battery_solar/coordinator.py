@@ -135,8 +135,11 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
                 },
             )
         now = time.monotonic()
+        interval = self.update_interval.total_seconds() if self.update_interval else 0.0
         try:
-            sample = await self.manager.poll(self.address, self.driver, keep_alive=self.keep_alive)
+            sample = await self.manager.poll(
+                self.address, self.driver, keep_alive=self.keep_alive, interval=interval
+            )
         except LinkError as err:
             self.energy.break_chain()
             self.health.failed(now, err.kind, str(err))
@@ -145,7 +148,6 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
                 translation_key=err.kind,
                 translation_placeholders={"address": self.address, "error": str(err)},
             ) from err
-        interval = self.update_interval.total_seconds() if self.update_interval else 0.0
         self.health.succeeded(self.manager.device_stats(self.address), self.keep_alive, interval)
         self.energy.add(
             time.monotonic(), sample.get("power"), sample.get("pv_power"),
