@@ -453,7 +453,13 @@ async def run(args: argparse.Namespace) -> int:
             try:
                 page = ctx.pages[0] if ctx.pages else await ctx.new_page()
                 page.set_default_timeout(UI_TIMEOUT)
-                page.on("pageerror", lambda err: console.append(f"page error: {err}"))
+                page.on(
+                    "pageerror",
+                    lambda err: console.append(
+                        f"page error on {page.url}: {err.name}: {err.message} "
+                        f"{(err.stack or '').splitlines()[1:2]}"
+                    ),
+                )
                 page.on(
                     "console",
                     lambda msg: console.append(f"console {msg.type}: {msg.text}")
@@ -462,7 +468,7 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 page.on(
                     "response",
-                    lambda resp: console.append(f"HTTP {resp.status} {resp.url}")
+                    lambda resp: console.append(f"HTTP {resp.status} {resp.url.split('?')[0]}")
                     if resp.status >= 400
                     else None,
                 )
