@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -26,10 +27,12 @@ class BleButtonDescription(ButtonEntityDescription):
 BUTTONS: tuple[BleButtonDescription, ...] = (
     BleButtonDescription(
         key="release_connection", translation_key="release_connection",
+        entity_category=EntityCategory.CONFIG,
         press_fn=lambda c: c.async_release_for_app(),
     ),
     BleButtonDescription(
         key="reconnect", translation_key="reconnect",
+        entity_category=EntityCategory.CONFIG,
         press_fn=lambda c: c.async_reconnect_now(),
     ),
 )

@@ -27,7 +27,7 @@ class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
             connections={(CONNECTION_BLUETOOTH, address)},
             name=coordinator.config_entry.title,
             manufacturer=driver.title,
-            model=data.get("model") or driver.title,
+            model=data.get("model"),
             serial_number=data.get("serial_number"),
             sw_version=data.get("sw_version"),
             hw_version=data.get("hw_version"),

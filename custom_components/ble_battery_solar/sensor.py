@@ -81,7 +81,12 @@ SENSORS: tuple[BleSensorDescription, ...] = (
     _m("cycles", None, None, translation_key="cycles", state_class=SensorStateClass.TOTAL_INCREASING),
     _m("delta_voltage", SD.VOLTAGE, V, precision=3, translation_key="delta_voltage"),
     _m("battery_health", None, PERCENTAGE, precision=0, translation_key="battery_health"),
-    _m("runtime", SD.DURATION, UnitOfTime.SECONDS, precision=0, translation_key="runtime"),
+    BleSensorDescription(
+        key="runtime", translation_key="runtime", device_class=SD.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS, suggested_unit_of_measurement=UnitOfTime.HOURS,
+        suggested_display_precision=1, state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_key("runtime"),
+    ),
     _m("problem_code", None, None, translation_key="problem_code", state_class=None,
        category=EntityCategory.DIAGNOSTIC),
     # solar charge controllers

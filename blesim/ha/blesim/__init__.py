@@ -139,6 +139,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
                           ("proxy_restart", proxy_restart), ("hold_slots", hold_slots)):
         hass.services.async_register(DOMAIN, name, handler)
 
+    @callback
     def _stop(_event: Event) -> None:
         for proxy in proxies:
             proxy.stop()
