@@ -9,9 +9,9 @@ window differs):
 
 - keep forever: keep window 24 h, a link is only closed when evicted for another device;
 - connect per poll: keep window 0;
-- ours: the default keep window (90 s);
-- prototype: ours with the eviction rule of `bench.prototype` (evict the idle link whose
-  device polls last instead of the least recently used one).
+- ours: the default keep window (90 s), evicting the idle link whose device polls last;
+- ours with LRU eviction: the manager's previous rule (`bench.prototype.LruManager`),
+  to keep measuring what the eviction rule is worth.
 
 The same four run with 15 devices (3 per proxy), where the slots do allow keeping every
 link, to check the "at most one connect per device-hour" claim where it applies.
@@ -43,7 +43,7 @@ POLICIES = {
     "keep forever": 86400.0,
     "connect per poll": 0.0,
     "ours (default)": None,
-    "prototype (evict furthest next poll)": None,
+    "ours with LRU eviction (previous rule)": None,
 }
 
 
@@ -55,7 +55,7 @@ async def run_scale(
     """Run the fleet for `seconds` under one policy and record its figures."""
     started = freezegun_api.real_perf_counter()
     recorder = PollRecorder(clock)
-    if policy.startswith("prototype"):
+    if "LRU" in policy:
         prototype.install(hass)
     with recorder.installed():
         fleet = await build_fleet(
@@ -83,7 +83,7 @@ async def run_scale(
     wall = freezegun_api.real_perf_counter() - started
 
     b, case = f"{benchmark}, {devices} devices", policy
-    ours = policy.startswith("ours")
+    ours = policy == "ours (default)"
     fits = devices <= PROXIES * SLOTS
     report.add(b, case, "entries loaded at start-up", f"{loaded}/{devices}")
     report.add(b, case, "start-up (simulated)", setup_done - recorder_first(recorder), "s")

@@ -12,6 +12,7 @@ from homeassistant.core import HomeAssistant
 
 import custom_components  # noqa: F401  # must be imported before HA looks up integrations
 
+from .harness import production_logging
 from .report import Report
 from .simclock import SimClock
 
@@ -37,11 +38,12 @@ async def clock(
 
     asyncio debug mode (the test plugin turns it on) is switched off: it costs CPU that
     production does not spend, and it measures "slow callbacks" with the loop clock that
-    the simulation jumps.
+    the simulation jumps. Logging runs at HA's default level (`production_logging`).
     """
     hass.loop.set_debug(False)
     clock = SimClock(hass, freezer)
-    yield clock
+    with production_logging():
+        yield clock
     clock.close()
 
 

@@ -20,10 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 from _pytest.logging import LogCaptureHandler
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -138,6 +139,20 @@ class Fleet:
         await clock.settle()
 
 
+@contextlib.contextmanager
+def production_logging() -> Iterator[None]:
+    """Log at Home Assistant's default level (bootstrap sets the root logger to WARNING
+    unless HA runs with --verbose) instead of the test harness's, which formats and keeps
+    every INFO/DEBUG record: CPU and memory that production does not spend."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def clear_log_capture() -> None:
     """Empty pytest's log capture buffers.
 
@@ -166,23 +181,39 @@ def live_timers(loop: Any) -> int:
     return sum(not handle._cancelled for handle in loop._scheduled)
 
 
-def sample(hass: HomeAssistant, devices: Sequence[SimDevice]) -> dict[str, int]:
-    """Traced memory and task/handle counts right now.
+STORAGE_WRITES: Counter[str] = Counter()  # store key -> writes seen by `sample`
 
-    pytest's log capture and the simulated devices' `requests_seen` (blesim keeps every
-    request it was sent, allocated by our driver) are emptied first: both are harness
-    memory that grows with every poll and that production does not have.
+
+def sample(
+    hass: HomeAssistant, devices: Sequence[SimDevice], *, memory: bool = True
+) -> dict[str, int]:
+    """Task and timer-handle counts right now, and traced memory when `memory`.
+
+    pytest's log capture, the simulated devices' `requests_seen` (blesim keeps every
+    request it was sent, allocated by our driver) and the call record of the test plugin's
+    storage-write mock are emptied first: harness memory that grows with every poll or
+    every registry save, and that production does not have.
     """
     clear_log_capture()
     for device in devices:
         device.requests_seen.clear()
-    gc.collect()
-    return {
-        "bytes": traced_bytes(tracemalloc.take_snapshot()),
+    # The test plugin's storage mock records every write call (with the data written).
+    storage_writes = 0
+    write = Store._async_write_data
+    if isinstance(mock := getattr(write, "mock", write), Mock):  # autospec'd: .mock
+        storage_writes = mock.call_count
+        STORAGE_WRITES.update(getattr(call.args[0], "key", "?") for call in mock.call_args_list)
+        mock.reset_mock()
+    counts = {
+        "storage_writes": storage_writes,  # since the previous sample
         "tasks": len(asyncio.all_tasks(hass.loop)),
         "timers": live_timers(hass.loop),
         "hass_tasks": len(hass._tasks) + len(hass._background_tasks),
     }
+    if memory:
+        gc.collect()
+        counts["bytes"] = traced_bytes(tracemalloc.take_snapshot())
+    return counts
 
 
 def make_address(proxy_index: int, device_index: int) -> str:

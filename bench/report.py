@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -58,6 +59,22 @@ def _version(package: str) -> str:
         return "absent"
 
 
+def _commit() -> str:
+    """The git commit measured (with "+changes" when the work tree differs), if known."""
+    if commit := os.environ.get("BENCH_COMMIT"):
+        return commit
+    root = Path(__file__).parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout; set BENCH_COMMIT)"
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def machine() -> dict[str, str]:
     """Where the figures are measured."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
@@ -71,6 +88,7 @@ def machine() -> dict[str, str]:
         "habluetooth": _version("habluetooth"),
         "bleak": _version("bleak"),
         "bleak_retry_connector": _version("bleak-retry-connector"),
+        "commit": _commit(),
     }
 
 
