@@ -164,6 +164,10 @@ class HomeAssistant:
             ":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
         )
         env["SETUP_PORT"] = str(self.port)
+        # HA installs missing component requirements at start-up with uv: into our
+        # venv, not into the interpreter UV_PYTHON names (CI exports it for setup).
+        env.pop("UV_PYTHON", None)
+        env["VIRTUAL_ENV"] = str(ROOT / ".venv")
         hass = ROOT / ".venv" / "bin" / "hass"
         if not hass.exists():
             raise CheckFailed(f"{hass} is missing: run scripts/setup")
