@@ -31,7 +31,7 @@ SHORT = SoakProfile(
     # for a slot on a proxy that restarts keeps waiting until SLOT_WAIT_TIMEOUT (it is not
     # woken by the proxy's slot report), which makes strict timing depend on jitter. The
     # strict figure is still computed; scripts/soak asserts it (docs/benchmarks.md).
-    strict_recovery=False,
+    strict_recovery=True,
 )
 
 

@@ -212,6 +212,10 @@ class ConnectionManager:
         self._unsub_stop: CALLBACK_TYPE | None = hass.bus.async_listen_once(
             EVENT_HOMEASSISTANT_STOP, self._async_on_stop
         )
+        # Slots freed by anyone (other integrations, a proxy coming back) wake our waiters.
+        self._unsub_allocations: CALLBACK_TYPE | None = (
+            get_manager().async_register_allocation_callback(self._on_allocations)
+        )
 
     # --- public API ---------------------------------------------------------------
 
@@ -323,9 +327,16 @@ class ConnectionManager:
             self._cancel_idle_timer(address)
             await self._drop(address, "released")
 
+    @callback
+    def _on_allocations(self, _allocations: HaBluetoothSlotAllocations) -> None:
+        self._slot_freed.set()
+
     async def async_shutdown(self) -> None:
         """Close every link and wait for every pending disconnect (HA stop)."""
         self._stopping = True
+        if self._unsub_allocations is not None:
+            self._unsub_allocations()
+            self._unsub_allocations = None
         if self._unsub_stop is not None:
             self._unsub_stop()
             self._unsub_stop = None
@@ -449,6 +460,10 @@ class ConnectionManager:
         deadline = time.monotonic() + SLOT_WAIT_TIMEOUT
         waited = False
         while not self._has_free_slot(sources):
+            # A proxy that went away while we waited is no candidate any more.
+            sources = self._candidate_sources(address)
+            if not sources:
+                return
             victim = self._eviction_candidate(sources)
             if victim is not None:
                 self.device_stats(victim.address).evictions += 1

@@ -22,9 +22,16 @@ class DeviceHealth:
         self.name = name
         self.failing_since: float | None = None
         self.no_slot_streak = 0
+        self._last: dict[str, tuple[bool | str, tuple[tuple[str, str], ...]]] = {}
 
     def _issue(self, kind: str, active: bool, **placeholders: str) -> None:
         issue_id = f"{kind}_{self.entry_id}"
+        # Only changes reach the issue registry (each call there saves it to disk);
+        # a failing issue's text is refreshed at most when its minutes change.
+        key = (active, tuple(sorted(placeholders.items())) if active else ())
+        if self._last.get(kind) == key:
+            return
+        self._last[kind] = key
         if active:
             ir.async_create_issue(
                 self.hass, DOMAIN, issue_id, is_fixable=False, is_persistent=False,
@@ -62,4 +69,5 @@ class DeviceHealth:
     def clear(self) -> None:
         """Remove every issue of the device (entry unloaded)."""
         for kind in ("device_failing", "no_free_slot", "connection_churn"):
+            self._last.pop(kind, None)
             self._issue(kind, False)
