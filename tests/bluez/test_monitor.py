@@ -76,13 +76,17 @@ async def test_counts_bleak_like_connections_and_raises_issue(
         assert issue.severity == ir.IssueSeverity.WARNING
 
         await _close(extra)
-        for _ in range(100):  # the descriptors close once dbus-fast sees the hang-up
+        for _ in range(500):  # the descriptors close once dbus-fast sees the hang-up
             if count_system_bus_connections(monitor.addresses) == baseline:
                 break
             await asyncio.sleep(0.01)
         # The periodic check (once a minute) notices the drop and deletes the issue.
         async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
-        await hass.async_block_till_done()
+        for _ in range(200):  # the check runs as a background task with an executor job
+            await hass.async_block_till_done(wait_background_tasks=True)
+            if monitor.checks >= 3:
+                break
+            await asyncio.sleep(0.01)
         assert monitor.count == baseline, monitor.as_dict()
         assert monitor.peak == baseline + 7
         assert monitor.checks >= 3
