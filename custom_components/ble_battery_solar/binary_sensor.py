@@ -10,11 +10,11 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import BleBatterySolarConfigEntry
-from .entity import BleBatterySolarEntity
+from .entity import BleBatterySolarEntity, async_add_as_reported
 from .protocol import Sample
 
 PARALLEL_UPDATES = 0
@@ -55,19 +55,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create binary sensors for the flags the device reports."""
-    coordinator = entry.runtime_data
-    known: set[str] = set()
-
-    @callback
-    def add_new() -> None:
-        sample = coordinator.data or {}
-        new = [d for d in BINARY_SENSORS if d.source in sample and d.key not in known]
-        known.update(d.key for d in new)
-        if new:
-            async_add_entities(BleBinarySensor(coordinator, d) for d in new)
-
-    add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    async_add_as_reported(
+        entry,
+        async_add_entities,
+        lambda sample: ((d, BleBinarySensor) for d in BINARY_SENSORS if d.source in sample),
+    )
 
 
 class BleBinarySensor(BleBatterySolarEntity, BinarySensorEntity):

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, DeviceInfo, format_mac
 from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import BleBatterySolarCoordinator
+from .protocol import Sample
+
+if TYPE_CHECKING:
+    from . import BleBatterySolarConfigEntry
 
 
 class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
@@ -32,3 +41,36 @@ class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
             sw_version=data.get("sw_version"),
             hw_version=data.get("hw_version"),
         )
+
+
+type EntityFactory = Callable[
+    [BleBatterySolarCoordinator, EntityDescription], BleBatterySolarEntity
+]
+
+
+@callback
+def async_add_as_reported(
+    entry: BleBatterySolarConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    candidates: Callable[[Sample], Iterable[tuple[EntityDescription, EntityFactory]]],
+) -> None:
+    """Add an entity for every description the device's data supports, now and as new ones appear.
+
+    `candidates` maps the latest Sample to (description, entity class) pairs; an entity
+    is built only for a key not added before.
+    """
+    coordinator = entry.runtime_data
+    known: set[str] = set()
+
+    @callback
+    def add_new() -> None:
+        new: list[BleBatterySolarEntity] = []
+        for description, factory in candidates(coordinator.data or {}):
+            if description.key not in known:
+                known.add(description.key)
+                new.append(factory(coordinator, description))
+        if new:
+            async_add_entities(new)
+
+    add_new()
+    entry.async_on_unload(coordinator.async_add_listener(add_new))

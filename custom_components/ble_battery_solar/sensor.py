@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from homeassistant.components.sensor import (
@@ -23,13 +23,14 @@ from homeassistant.const import (
     UnitOfTemperature,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
-from .entity import BleBatterySolarEntity
+from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
 from .protocol import Sample
 
 PARALLEL_UPDATES = 0
@@ -213,28 +214,18 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create sensors for every value the device reports; add new ones as they appear."""
-    coordinator = entry.runtime_data
-    known: set[str] = set()
+    async_add_as_reported(entry, async_add_entities, _candidates)
 
-    @callback
-    def add_new() -> None:
-        sample = coordinator.data or {}
-        descriptions = [d for d in SENSORS if d.key in sample] + _list_descriptions(sample)
-        new = [d for d in descriptions if d.key not in known]
-        known.update(d.key for d in new)
-        entities: list[SensorEntity] = [BleSensor(coordinator, d) for d in new]
-        for energy in ENERGY_SENSORS:
-            if energy.source in sample and energy.key not in known:
-                known.add(energy.key)
-                entities.append(EnergySensor(coordinator, energy))
-        if not known.intersection(d.key for d in LINK_SENSORS):
-            known.update(d.key for d in LINK_SENSORS)
-            entities.extend(LinkSensor(coordinator, d) for d in LINK_SENSORS)
-        if entities:
-            async_add_entities(entities)
 
-    add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+def _candidates(sample: Sample) -> Iterator[tuple[EntityDescription, EntityFactory]]:
+    """Every sensor the sample supports: values, cells and probes, energy, link statistics."""
+    for description in (*(d for d in SENSORS if d.key in sample), *_list_descriptions(sample)):
+        yield description, BleSensor
+    for energy in ENERGY_SENSORS:
+        if energy.source in sample:
+            yield energy, EnergySensor
+    for link in LINK_SENSORS:
+        yield link, LinkSensor
 
 
 class BleSensor(BleBatterySolarEntity, SensorEntity):
