@@ -387,3 +387,61 @@ async def test_more_devices_than_slots_keep_some_links_warm(
     assert reuses >= 11  # of 24 polls; LRU eviction gives 0
     assert proxy.slot_violations == 0
     assert proxy.peak == 2
+
+
+async def test_proxy_restart_fails_fast_and_recovers_on_its_return(
+    hass: HomeAssistant, make_proxy, freezer
+) -> None:
+    """A poll while the only proxy is away fails at once as 'not found' (not a 36 s
+    out-of-slot backoff reported as 'no free slot'); its return is read at once."""
+    proxy = make_proxy(slots=3, latency=Latency())
+    jbd = proxy.add(JbdDevice("A5:C2:37:10:00:01"))
+    entry = make_entry(jbd, {CONF_UPDATE_INTERVAL: 300})
+    entry.add_to_hass(hass)
+    await run_until_done(hass, freezer, hass.config_entries.async_setup(entry.entry_id))
+    coordinator = entry.runtime_data
+    assert coordinator.last_update_success
+    proxy.stop()
+    await hass.async_block_till_done()
+    # HA still has the device's last advertisement (the proxy's history outlives it).
+    assert bluetooth.async_ble_device_from_address(hass, jbd.address, True) is not None
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert hass.loop.time() - started < 1.0
+    assert coordinator.last_exception.translation_key == NOT_FOUND
+    assert_no_leak(proxy)
+    proxy.start()  # back: it advertises the device again
+    await advance(hass, freezer, 5, step=0.1)
+    assert coordinator.last_update_success  # 295 s before the next scheduled poll
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "drop_mid_response"])
+async def test_one_off_failure_is_retried_soon(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer, fault: str
+) -> None:
+    """A single corrupt frame or dropped link costs seconds of data, not an interval;
+    a device that keeps failing is retried at its interval, not every few seconds."""
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 60})
+    coordinator = entry.runtime_data
+    stats = get_manager(hass).device_stats(jbd.address)
+    setattr(jbd.faults, fault, True)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    setattr(jbd.faults, fault, False)
+    await advance(hass, freezer, 6, step=0.25)
+    assert coordinator.last_update_success
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    # Failing for good: the first retry comes soon, the following ones at the interval.
+    setattr(jbd.faults, fault, True)
+    await coordinator.async_refresh()
+    failures = sum(stats.failures.values())
+    await advance(hass, freezer, 50, step=0.5)
+    assert sum(stats.failures.values()) == failures + 1
+    await advance(hass, freezer, 20, step=0.5)
+    assert sum(stats.failures.values()) == failures + 2
+    setattr(jbd.faults, fault, False)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)

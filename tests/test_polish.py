@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
@@ -10,6 +12,7 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from blesim import JbdDevice, SimDevice, VirtualProxy
@@ -22,7 +25,11 @@ from custom_components.ble_battery_solar.const import (
 )
 from custom_components.ble_battery_solar.diagnostics import async_get_config_entry_diagnostics
 from custom_components.ble_battery_solar.energy import EnergyIntegrator
-from custom_components.ble_battery_solar.health import FAILING_AFTER
+from custom_components.ble_battery_solar.health import (
+    CHURN_CLEAR_PER_HOUR,
+    FAILING_AFTER,
+    NO_SLOT_CLEAR_AFTER,
+)
 
 from .conftest import advance, run_until_done, setup_entry
 
@@ -110,8 +117,12 @@ async def test_energy_sensors_count_and_survive_restart(
 
 
 async def test_no_free_slot_raises_and_clears_a_repairs_issue(
-    hass: HomeAssistant, make_proxy, freezer
+    hass: HomeAssistant, make_proxy, freezer, monkeypatch
 ) -> None:
+    clock = [time.monotonic()]
+    # The coordinator's clock only (patching time.monotonic would stop the event loop's).
+    monkeypatch.setattr("custom_components.ble_battery_solar.coordinator.time",
+                        SimpleNamespace(monotonic=lambda: clock[0]))
     proxy = make_proxy(slots=1)
     jbd = proxy.add(JbdDevice("A5:C2:37:10:00:01"))
     entry = await setup_entry(hass, jbd, {CONF_KEEP_ALIVE: 0})
@@ -125,6 +136,12 @@ async def test_no_free_slot_raises_and_clears_a_repairs_issue(
     assert issue.translation_key == "no_free_slot"
     proxy.connecting -= 1
     proxy.report_allocations()
+    # One good read does not clear it (a busy proxy frees a slot now and then) ...
+    await entry.runtime_data.async_refresh()
+    assert entry.runtime_data.last_update_success
+    assert issues.async_get_issue(DOMAIN, f"no_free_slot_{entry.entry_id}") is not None
+    # ... half an hour without a slot shortage does.
+    clock[0] += NO_SLOT_CLEAR_AFTER
     await entry.runtime_data.async_refresh()
     assert issues.async_get_issue(DOMAIN, f"no_free_slot_{entry.entry_id}") is None
 
@@ -136,8 +153,9 @@ async def test_device_failing_for_an_hour_raises_a_repairs_issue(
     coordinator = entry.runtime_data
     jbd.faults.corrupt = True
     clock = [time.monotonic()]
-    monkeypatch.setattr("custom_components.ble_battery_solar.coordinator.time.monotonic",
-                        lambda: clock[0])
+    # The coordinator's clock only (patching time.monotonic would stop the event loop's).
+    monkeypatch.setattr("custom_components.ble_battery_solar.coordinator.time",
+                        SimpleNamespace(monotonic=lambda: clock[0]))
     issues = ir.async_get(hass)
     issue_id = f"device_failing_{entry.entry_id}"
     await coordinator.async_refresh()
@@ -148,7 +166,15 @@ async def test_device_failing_for_an_hour_raises_a_repairs_issue(
     await coordinator.async_refresh()
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
-    assert issue.translation_placeholders["minutes"] == "61"
+    since = issue.translation_placeholders["since"]  # local time the failures began
+    began = dt_util.now() - timedelta(seconds=FAILING_AFTER + 60)
+    parsed = datetime.strptime(since, "%Y-%m-%d %H:%M").replace(tzinfo=began.tzinfo)
+    assert abs((parsed - began).total_seconds()) < 120
+    created = issue.created
+    clock[0] += 600
+    await coordinator.async_refresh()  # still failing: the issue is left as it is
+    assert issues.async_get_issue(DOMAIN, issue_id).created == created
+    assert issues.async_get_issue(DOMAIN, issue_id).translation_placeholders["since"] == since
     jbd.faults.corrupt = False
     await coordinator.async_refresh()
     assert issues.async_get_issue(DOMAIN, issue_id) is None
@@ -156,7 +182,7 @@ async def test_device_failing_for_an_hour_raises_a_repairs_issue(
 
 
 async def test_connection_churn_raises_a_repairs_issue(
-    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, monkeypatch
 ) -> None:
     entry = await setup_entry(hass, jbd)
     manager = get_manager(hass)
@@ -164,10 +190,50 @@ async def test_connection_churn_raises_a_repairs_issue(
         proxy.links[jbd.address].peripheral_dropped()
         await hass.async_block_till_done()
         await entry.runtime_data.async_refresh()
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"connection_churn_{entry.entry_id}")
+    issue_id = f"connection_churn_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
+    assert issue.translation_placeholders["connects"] == "31"
     assert manager.device_stats(jbd.address).connects == 32
     assert proxy.opened == proxy.closed + 1
+    # Hysteresis: more drops or fewer connects down to the clearing level leave the issue
+    # (and the registry file) alone; at CHURN_CLEAR_PER_HOUR connects it goes.
+    writes = _count_issue_writes(hass, monkeypatch)
+    stats = manager.device_stats(jbd.address)
+    for count in (33, 25, CHURN_CLEAR_PER_HOUR + 1):
+        stats.connect_times = stats.connect_times[-count:]
+        proxy.links[jbd.address].peripheral_dropped()
+        await hass.async_block_till_done()
+        await entry.runtime_data.async_refresh()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id).translation_placeholders[
+        "connects"] == "31"
+    assert writes == []
+    stats.connect_times = stats.connect_times[-(CHURN_CLEAR_PER_HOUR - 1):]
+    proxy.links[jbd.address].peripheral_dropped()
+    await hass.async_block_till_done()
+    await entry.runtime_data.async_refresh()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert writes == ["delete"]
+
+
+def _count_issue_writes(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every create/delete that reaches HA's issue registry (each one saves it)."""
+    writes: list[str] = []
+    registry = ir.async_get(hass)
+    original_create, original_delete = registry.async_get_or_create, registry.async_delete
+
+    def create(*args, **kwargs):
+        writes.append("create")
+        return original_create(*args, **kwargs)
+
+    def delete(*args, **kwargs):
+        writes.append("delete")
+        return original_delete(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "async_get_or_create", create)
+    monkeypatch.setattr(registry, "async_delete", delete)
+    return writes
 
 
 async def test_diagnostics_are_redacted_and_carry_statistics(

@@ -11,8 +11,10 @@ Invariants (see DESIGN.md, "ConnectionManager contract"):
 - every client that leaves the cache is `await`ed `disconnect()` (bounded by
   DISCONNECT_TIMEOUT), on every path: errors, disconnect callbacks, idle
   expiry, eviction, unload and Home Assistant stop;
-- before connecting through a source without a free slot, our own
-  least-recently-used idle link on that source is evicted.
+- before connecting through a source without a free slot, our own idle link
+  on that source whose device polls again last is evicted;
+- a device that no connectable adapter or proxy hears right now fails at
+  once as "not found" (its next advertisement triggers the next read).
 """
 
 from __future__ import annotations
@@ -35,7 +37,12 @@ from bleak_retry_connector import (
     BleakOutOfConnectionSlotsError,
     establish_connection,
 )
-from habluetooth import HaBluetoothSlotAllocations, get_manager
+from habluetooth import (
+    HaBluetoothSlotAllocations,
+    HaScannerRegistration,
+    HaScannerRegistrationEvent,
+    get_manager,
+)
 from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -49,6 +56,8 @@ DISCONNECT_TIMEOUT = 5.0
 SLOT_WAIT_TIMEOUT = 30.0
 CONNECT_ATTEMPTS = 3
 MAX_KEPT_FRAMES = 16
+PATH_CHECK_EVERY = 1.0  # s between checks for a path to unreachable devices ...
+PATH_CHECK_WINDOW = 60.0  # ... for this long after an adapter or proxy (re)appears
 # Failure kinds, also the translation keys of the coordinator's errors.
 NOT_FOUND = "device_not_found"
 NO_SLOT = "no_free_slot"
@@ -216,6 +225,15 @@ class ConnectionManager:
         self._unsub_allocations: CALLBACK_TYPE | None = (
             get_manager().async_register_allocation_callback(self._on_allocations)
         )
+        # Devices that no adapter or proxy reached, and whom to tell when one does.
+        self._path_waiters: dict[str, CALLBACK_TYPE] = {}
+        self._path_check: asyncio.TimerHandle | None = None
+        self._path_check_until = 0.0
+        self._unsub_scanners: CALLBACK_TYPE | None = (
+            get_manager().async_register_scanner_registration_callback(
+                self._on_scanner_registration, None
+            )
+        )
 
     # --- public API ---------------------------------------------------------------
 
@@ -328,15 +346,56 @@ class ConnectionManager:
             await self._drop(address, "released")
 
     @callback
+    def async_call_when_reachable(self, address: str, action: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `action` once an adapter or proxy that came (back) online hears the device.
+
+        A proxy that restarts brings back the same advertisements HA already has, so
+        HA's advertisement callbacks stay silent: after a scanner registers, the
+        devices waiting here are looked up on every scanner once a second for a minute.
+        Returns a callback that cancels the wait.
+        """
+        self._path_waiters[address] = action
+
+        @callback
+        def cancel() -> None:
+            if self._path_waiters.get(address) is action:
+                del self._path_waiters[address]
+
+        return cancel
+
+    @callback
+    def _on_scanner_registration(self, registration: HaScannerRegistration) -> None:
+        if registration.event is not HaScannerRegistrationEvent.ADDED or self._stopping:
+            return
+        self._path_check_until = self.hass.loop.time() + PATH_CHECK_WINDOW
+        if self._path_check is None:
+            self._path_check = self.hass.loop.call_later(PATH_CHECK_EVERY, self._check_paths)
+
+    @callback
+    def _check_paths(self) -> None:
+        self._path_check = None
+        for address, action in list(self._path_waiters.items()):
+            if self._candidate_sources(address):
+                del self._path_waiters[address]
+                action()
+        if self._path_waiters and self.hass.loop.time() < self._path_check_until:
+            self._path_check = self.hass.loop.call_later(PATH_CHECK_EVERY, self._check_paths)
+
+    @callback
     def _on_allocations(self, _allocations: HaBluetoothSlotAllocations) -> None:
         self._slot_freed.set()
 
     async def async_shutdown(self) -> None:
         """Close every link and wait for every pending disconnect (HA stop)."""
         self._stopping = True
-        if self._unsub_allocations is not None:
-            self._unsub_allocations()
-            self._unsub_allocations = None
+        for unsub in (self._unsub_allocations, self._unsub_scanners):
+            if unsub is not None:
+                unsub()
+        self._unsub_allocations = self._unsub_scanners = None
+        if self._path_check is not None:
+            self._path_check.cancel()
+            self._path_check = None
+        self._path_waiters.clear()
         if self._unsub_stop is not None:
             self._unsub_stop()
             self._unsub_stop = None
@@ -359,6 +418,15 @@ class ConnectionManager:
                 f"{address} is not in range of any connectable adapter or proxy", kind=NOT_FOUND
             )
         sources = self._candidate_sources(address)
+        if not sources:
+            # HA keeps a device's last advertisement for minutes after the adapter or
+            # proxy that heard it went away; connecting then only runs into
+            # bleak-retry-connector's out-of-slot backoff (36 s) and reports the wrong
+            # cause. Fail at once: the device's next advertisement triggers a new read.
+            raise LinkError(
+                f"{address} is not in range of any connectable adapter or proxy right now",
+                kind=NOT_FOUND,
+            )
         await self._make_room(address, sources)
         created: list[BleakClient] = []
 
@@ -453,9 +521,10 @@ class ConnectionManager:
         return False
 
     async def _make_room(self, address: str, sources: list[str]) -> None:
-        """Evict our LRU idle link (or wait for one) when no reachable source has a slot."""
-        if not sources:
-            return
+        """Evict one of our idle links (or wait for one) when no reachable source has a slot.
+
+        Raises NOT_FOUND when every source that reached the device went away meanwhile.
+        """
         stats = self.device_stats(address)
         deadline = time.monotonic() + SLOT_WAIT_TIMEOUT
         waited = False
@@ -463,7 +532,10 @@ class ConnectionManager:
             # A proxy that went away while we waited is no candidate any more.
             sources = self._candidate_sources(address)
             if not sources:
-                return
+                raise LinkError(
+                    f"the adapters and proxies that reached {address} went away",
+                    kind=NOT_FOUND,
+                )
             victim = self._eviction_candidate(sources)
             if victim is not None:
                 self.device_stats(victim.address).evictions += 1

@@ -13,7 +13,15 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .connection import ConnectionManager, LinkError
+from .connection import (
+    CONNECT_FAILED,
+    LINK_LOST,
+    MALFORMED,
+    NOT_FOUND,
+    TIMEOUT,
+    ConnectionManager,
+    LinkError,
+)
 from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
@@ -34,6 +42,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
+RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
+
 
 class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
     """Polls one device every update interval over a cached link."""
@@ -52,6 +63,7 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         self.health = DeviceHealth(hass, entry.entry_id, entry.title)
         self.released_until: datetime | None = None
         self._cancel_resume: CALLBACK_TYPE | None = None
+        self._cancel_path_wait: CALLBACK_TYPE | None = None
         interval = entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
@@ -106,13 +118,29 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         self, _info: bluetooth.BluetoothServiceInfoBleak, _change: bluetooth.BluetoothChange
     ) -> None:
         """The device advertises: if the last read failed, read again now, not at the next interval."""
+        self._read_again_if_failing()
+
+    @callback
+    def _on_reachable(self) -> None:
+        """An adapter or proxy that came (back) online hears the device."""
+        self._cancel_path_wait = None
+        self._read_again_if_failing()
+
+    @callback
+    def _read_again_if_failing(self) -> None:
         if not self.last_update_success and self.released_until is None:
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    def _cancel_path_wait_if_any(self) -> None:
+        if self._cancel_path_wait is not None:
+            self._cancel_path_wait()
+            self._cancel_path_wait = None
 
     @callback
     def async_shutdown_extras(self) -> None:
         """Cancel timers and clear repairs issues (entry unload)."""
         self._cancel_resume_timer()
+        self._cancel_path_wait_if_any()
         self.health.clear()
 
     # --- polling ------------------------------------------------------------------------
@@ -142,13 +170,28 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
             )
         except LinkError as err:
             self.energy.break_chain()
+            first_failure = self.health.failing_since is None
+            if err.kind == NOT_FOUND and self._cancel_path_wait is None:
+                # Read again as soon as an adapter or proxy that comes back hears it.
+                self._cancel_path_wait = self.manager.async_call_when_reachable(
+                    self.address, self._on_reachable
+                )
             self.health.failed(now, err.kind, str(err))
+            # A one-off fault (a dropped link, a corrupt frame) is retried soon rather
+            # than a whole interval later; a device that keeps failing, is out of
+            # range (its next advertisement triggers a read) or finds no free slot
+            # (retrying sooner adds to the contention) waits for the interval.
+            retry = first_failure and err.kind in RETRY_SOON_KINDS and interval > 2 * RETRY_SOON
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.kind,
                 translation_placeholders={"address": self.address, "error": str(err)},
+                retry_after=RETRY_SOON if retry else None,
             ) from err
-        self.health.succeeded(self.manager.device_stats(self.address), self.keep_alive, interval)
+        self._cancel_path_wait_if_any()
+        self.health.succeeded(
+            time.monotonic(), self.manager.device_stats(self.address), self.keep_alive, interval
+        )
         self.energy.add(
             time.monotonic(), sample.get("power"), sample.get("pv_power"),
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
