@@ -35,6 +35,8 @@ GATT_TIMEOUT = 30.0  # seconds an ESPHome proxy waits for a GATT read
 class Latency:
     """Radio timings in seconds, all divided by `speed` (0 in unit tests).
 
+    Every request costs one `round_trip`: a read, a write with response, and a
+    write without response until the first notification of its answer arrives.
     `stream_period` overrides how often streaming devices push (None: the
     device's own period); `chunk_interval` spaces the notifications of one
     frame like a BLE connection interval does.
@@ -444,7 +446,9 @@ class VirtualClient(BaseBleakClient):
         """Notify the frames in MTU-sized chunks, one frame after the other."""
         latency = self.proxy.latency
         if delay and (rtt := latency.scaled(latency.round_trip)):
-            await asyncio.sleep(rtt / 2)
+            # the request out and the answer's first notification back: one round trip,
+            # as a read or a write with response costs
+            await asyncio.sleep(rtt)
         size = max(1, device.mtu - 3)
         chunks = [f[i : i + size] for f in frames for i in range(0, len(f), size)]
         drop_at = min(1, len(chunks) - 1) if device.faults.drop_mid_response else -1
