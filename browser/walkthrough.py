@@ -300,6 +300,11 @@ class Walkthrough:
     async def login(self) -> None:
         """Forget the onboarding session and log in on the real login page."""
         page = self.page
+        # Onboarding's Finish leaves the page at `/?auth_callback=1…`, where the
+        # frontend trades the code for tokens and stores them. Clearing the
+        # storage before that is done lets the stored tokens log `/` in again,
+        # so wait for the logged-in frontend (the user's name in the sidebar).
+        await expect(page.get_by_text(USER["name"]).first).to_be_visible(timeout=UI_TIMEOUT)
         await page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
         await page.context.clear_cookies()
         await page.goto(self.ha.url + "/", timeout=UI_TIMEOUT)
