@@ -34,6 +34,7 @@ import bisect
 import contextlib
 import logging
 import random
+import statistics
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
@@ -422,6 +423,7 @@ class Soak:
         figures["polls / failed"] = f"{polls} / {len(failed)}"
         figures["failures by kind"] = dict(Counter(r.kind for r in failed))
         recoveries: list[float] = []
+        by_kind: dict[str, list[float]] = {}
         worst_by_kind: dict[str, float] = {}
         worst_after_attempt = 0.0
         late_strict = 0
@@ -444,6 +446,7 @@ class Soak:
                 settled = max([w1, *(r.end for r in recs if r.start < w1 < r.end)])
                 after_attempt = ends_ok[i] - settled
                 recoveries.append(recovery)
+                by_kind.setdefault(kinds, []).append(recovery)
                 worst_by_kind[kinds] = max(worst_by_kind.get(kinds, 0.0), recovery)
                 worst_after_attempt = max(worst_after_attempt, after_attempt)
                 late = recovery > p.interval + RECOVERY_SLACK
@@ -472,6 +475,9 @@ class Soak:
         figures["worst recovery after a fault cleared (s)"] = round(max(recoveries, default=0), 1)
         figures["worst recovery by fault kind (s)"] = {
             k: round(v, 1) for k, v in sorted(worst_by_kind.items())
+        }
+        figures["recovery median by fault kind (s)"] = {
+            k: round(statistics.median(v), 1) for k, v in sorted(by_kind.items())
         }
         figures["recovery limit (s)"] = p.interval + RECOVERY_SLACK
         figures["recoveries later than the limit after the fault cleared"] = late_strict
