@@ -369,10 +369,13 @@ async def test_read_that_never_answers_times_out(
 async def test_more_devices_than_slots_keep_some_links_warm(
     hass: HomeAssistant, make_proxy
 ) -> None:
-    """3 devices polled in a cycle through 2 slots: half the polls reuse a link.
+    """3 devices polled in a cycle through 2 slots: one link stays warm, one slot free.
 
     Least-recently-used eviction would evict every link just before its reuse
     (0 reuses); evicting the link whose next poll is furthest away keeps one warm.
+    Once the proxy is contended (we had to evict there), the link just polled is
+    closed at once instead of at the next connect, so the proxy has a free slot for
+    other integrations' devices between our polls.
     """
     proxy = make_proxy(slots=2)
     devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2, 3)]
@@ -383,10 +386,26 @@ async def test_more_devices_than_slots_keep_some_links_warm(
         for entry in entries:
             await entry.runtime_data.async_refresh()
             assert entry.runtime_data.last_update_success
+            await hass.async_block_till_done()
+            assert proxy.in_use() < proxy.slots  # a slot free between polls
     reuses = sum(manager.device_stats(d.address).reuses for d in devs) - reuses_before
-    assert reuses >= 11  # of 24 polls; LRU eviction gives 0
+    assert reuses >= 7  # of 24 polls: one device of three keeps its link; LRU gives 0
+    assert manager.open_links == 1
     assert proxy.slot_violations == 0
     assert proxy.peak == 2
+
+
+async def test_uncontended_proxy_keeps_every_link(hass: HomeAssistant, make_proxy) -> None:
+    """As many devices as slots: every link stays open, no slot is given up."""
+    proxy = make_proxy(slots=2)
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in (1, 2)]
+    entries = [await setup_entry(hass, d) for d in devs]
+    for _ in range(5):
+        for entry in entries:
+            await entry.runtime_data.async_refresh()
+            await hass.async_block_till_done()
+    assert proxy.opened == 2
+    assert proxy.in_use() == 2
 
 
 async def test_proxy_restart_fails_fast_and_recovers_on_its_return(

@@ -56,6 +56,7 @@ DISCONNECT_TIMEOUT = 5.0
 SLOT_WAIT_TIMEOUT = 30.0
 CONNECT_ATTEMPTS = 3
 MAX_KEPT_FRAMES = 16
+CONTENDED_FOR = 600.0  # s a source counts as contended after we evicted a link there
 PATH_CHECK_EVERY = 1.0  # s between checks for a path to unreachable devices ...
 PATH_CHECK_WINDOW = 60.0  # ... for this long after an adapter or proxy (re)appears
 # Failure kinds, also the translation keys of the coordinator's errors.
@@ -214,6 +215,8 @@ class ConnectionManager:
         # address -> sources it may connect through, while our connect is in flight
         self._connecting: dict[str, list[str]] = {}
         self._slot_freed = asyncio.Event()
+        # source -> until when it counts as contended (we had to evict there for our own)
+        self._contended: dict[str, float] = {}
         self.stats: dict[str, DeviceStats] = {}
         self.peak_open = 0
         self.failed_disconnects = 0
@@ -307,9 +310,17 @@ class ConnectionManager:
             if keep_alive <= 0 or self._stopping:
                 await self._drop(address, "released after poll")
             elif self._links.get(address) is link:
+                victim = self._contention_victim(link)
+                if victim is not None:
+                    self.device_stats(victim.address).evictions += 1
+                if victim is link:
+                    await self._drop(address, "closed after its poll: contended source")
+                    return
                 self._idle_timers[address] = self.hass.loop.call_later(
                     keep_alive, self._idle_expired, address, link
                 )
+                if victim is not None:
+                    self._spawn_close(victim.address, "freeing a slot on a contended source")
 
     async def poll(
         self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
@@ -538,6 +549,8 @@ class ConnectionManager:
                 )
             victim = self._eviction_candidate(sources)
             if victim is not None:
+                if victim.source is not None:
+                    self._contended[victim.source] = time.monotonic() + CONTENDED_FOR
                 self.device_stats(victim.address).evictions += 1
                 _LOGGER.debug("%s: evicting idle link %s to free a slot", address, victim.address)
                 await self._drop(victim.address, f"evicted for {address}")
@@ -551,6 +564,26 @@ class ConnectionManager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     await self._slot_freed.wait()
+
+    def _contention_victim(self, just_used: Link) -> Link | None:
+        """On a source where our devices outnumber the slots, the link to close now.
+
+        There the links rotate anyway: an idle link is evicted before its device
+        polls again. Closing one as soon as the source is full, instead of at our next
+        connect, costs no extra connect and no data age, makes that connect faster (no
+        eviction in its way) and leaves a slot free for other integrations' devices.
+        The link just used is a candidate too (its device polls again last, usually).
+        """
+        source = just_used.source
+        if source is None or self._contended.get(source, 0.0) < time.monotonic():
+            self._contended.pop(source or "", None)
+            return None
+        if self._has_free_slot([source]):
+            return None
+        idle = self._eviction_candidate([source])
+        if idle is None or _next_use(just_used) >= _next_use(idle):
+            return just_used
+        return idle
 
     def _holds_slot_on(self, sources: list[str]) -> bool:
         """Whether one of our links or connects occupies a slot we could wait for."""
