@@ -578,8 +578,9 @@ class ConnectionManager:
         if source is None or self._contended.get(source, 0.0) < time.monotonic():
             self._contended.pop(source or "", None)
             return None
-        if self._has_free_slot([source]):
-            return None
+        allocs = _allocations(source)
+        if not allocs or allocs[0].slots <= 0 or allocs[0].free > 0:
+            return None  # a slot is free, or the source does not report its slots
         idle = self._eviction_candidate([source])
         if idle is None or _next_use(just_used) >= _next_use(idle):
             return just_used
