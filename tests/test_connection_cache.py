@@ -19,8 +19,10 @@ from custom_components.ble_battery_solar.connection import (
     NO_SLOT,
     NOT_FOUND,
     TIMEOUT,
+    LinkError,
 )
 from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE, CONF_UPDATE_INTERVAL
+from custom_components.ble_battery_solar.protocol import get_driver
 
 from .conftest import advance, make_entry, run_until_done, setup_entry
 
@@ -463,4 +465,91 @@ async def test_one_off_failure_is_retried_soon(
     assert sum(stats.failures.values()) == failures + 2
     setattr(jbd.faults, fault, False)
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_contended_source_closes_the_idle_link_needed_last(
+    hass: HomeAssistant, make_proxy
+) -> None:
+    """On a contended source that fills up, the idle link whose device polls again last is
+    closed, even when that is not the link just used."""
+    proxy = make_proxy(slots=3)
+    devs = [proxy.add(JbdDevice(f"A5:C2:37:10:00:0{i}", f"JBD-{i}")) for i in range(1, 7)]
+    a, b, c, d, e, f = (dev.address for dev in devs)
+    manager = get_manager(hass)
+    driver = get_driver("jbd")()
+
+    async def poll(address: str, interval: float) -> None:
+        await manager.poll(address, driver, keep_alive=600, interval=interval)
+        await hass.async_block_till_done()
+
+    for address in (a, b, c):
+        await poll(address, 30)
+    assert proxy.in_use() == 3
+    await poll(d, 30)  # evicts one of ours: the source is contended from now on
+    assert proxy.in_use() == 2  # and d's link was closed after its poll (needed last)
+    for address in (a, b, c, d):
+        if manager.is_open(address):
+            await manager.release(address)
+            break
+    await poll(e, 3600)  # a free slot: e keeps its link
+    assert manager.is_open(e)
+    await poll(f, 30)  # fills the source: e's link is the one needed last
+    assert not manager.is_open(e)
+    assert manager.is_open(f)
+    assert proxy.in_use() == 2
+    assert manager.device_stats(e).evictions == 1
+    for address in (a, b, c, d, e, f):
+        await manager.release(address)
+    assert_no_leak(proxy)
+
+
+async def test_path_watch_waits_for_every_unreachable_device(
+    hass: HomeAssistant, make_proxy, freezer
+) -> None:
+    """After a proxy registers, devices it does not hear yet are looked for again each
+    second; a watch can be cancelled; Home Assistant stopping ends the watch."""
+    manager = get_manager(hass)
+    called: list[str] = []
+    cancel_x = manager.async_call_when_reachable("A5:C2:37:10:00:0A", lambda: called.append("x"))
+    manager.async_call_when_reachable("A5:C2:37:10:00:0B", lambda: called.append("y"))
+    cancel_x()
+    cancel_x()  # twice is harmless
+    manager.async_call_when_reachable("A5:C2:37:10:00:0C", lambda: called.append("z"))
+    first = make_proxy(name="first")
+    make_proxy(name="second")  # a second registration while a check is pending
+    await advance(hass, freezer, 2.5, step=0.5)
+    assert called == []  # nobody hears them yet: still looking
+    first.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
+    await advance(hass, freezer, 1.5, step=0.5)
+    assert called == ["y"]
+    await manager.async_shutdown()  # z's watch is pending: stopping ends it
+    first.add(JbdDevice("A5:C2:37:10:00:0C", "JBD-C"))
+    await advance(hass, freezer, 2, step=0.5)
+    assert called == ["y"]
+
+
+async def test_slot_wait_ends_when_the_proxy_goes_away(
+    hass: HomeAssistant, make_proxy, freezer
+) -> None:
+    """B waits for the only slot (A is connecting); the proxy goes offline meanwhile:
+    B fails at once as 'not found' instead of waiting out its slot wait."""
+    proxy = make_proxy(slots=1)
+    dev_a = proxy.add(JbdDevice("A5:C2:37:10:00:0A", "JBD-A"))
+    dev_b = proxy.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
+    dev_a.faults.connect_delay = 20.0
+    manager = get_manager(hass)
+    driver = get_driver("jbd")()
+    poll_a = asyncio.ensure_future(manager.poll(dev_a.address, driver, keep_alive=60))
+    poll_b = asyncio.ensure_future(manager.poll(dev_b.address, driver, keep_alive=60))
+    await advance(hass, freezer, 2, step=0.5)
+    assert not poll_b.done()
+    assert manager.device_stats(dev_b.address).slot_waits == 1
+    proxy.stop()
+    await advance(hass, freezer, 1, step=0.25)
+    assert poll_b.done()
+    with pytest.raises(LinkError) as err:
+        poll_b.result()
+    assert err.value.kind == NOT_FOUND
+    await run_until_done(hass, freezer, asyncio.gather(poll_a, return_exceptions=True))
     assert_no_leak(proxy)

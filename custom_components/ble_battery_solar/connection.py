@@ -376,6 +376,8 @@ class ConnectionManager:
 
     @callback
     def _on_scanner_registration(self, registration: HaScannerRegistration) -> None:
+        if registration.event is HaScannerRegistrationEvent.REMOVED:
+            self._slot_freed.set()  # slot waiters re-check which sources are left
         if registration.event is not HaScannerRegistrationEvent.ADDED or self._stopping:
             return
         self._path_check_until = self.hass.loop.time() + PATH_CHECK_WINDOW
@@ -540,13 +542,6 @@ class ConnectionManager:
         deadline = time.monotonic() + SLOT_WAIT_TIMEOUT
         waited = False
         while not self._has_free_slot(sources):
-            # A proxy that went away while we waited is no candidate any more.
-            sources = self._candidate_sources(address)
-            if not sources:
-                raise LinkError(
-                    f"the adapters and proxies that reached {address} went away",
-                    kind=NOT_FOUND,
-                )
             victim = self._eviction_candidate(sources)
             if victim is not None:
                 if victim.source is not None:
@@ -564,6 +559,13 @@ class ConnectionManager:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     await self._slot_freed.wait()
+            # A proxy that went away while we waited is no candidate any more.
+            sources = self._candidate_sources(address)
+            if not sources:
+                raise LinkError(
+                    f"the adapters and proxies that reached {address} went away",
+                    kind=NOT_FOUND,
+                )
 
     def _contention_victim(self, just_used: Link) -> Link | None:
         """On a source where our devices outnumber the slots, the link to close now.
