@@ -15,6 +15,20 @@ from blesim.ha.blesim import async_setup, build
 from .conftest import advance
 
 CONFIG = Path(__file__).parents[1] / "config" / "blesim.yaml"
+SERVICES = Path(__file__).parents[1] / "blesim" / "ha" / "blesim" / "services.yaml"
+
+
+async def test_services_yaml_describes_every_service(hass: HomeAssistant,
+                                                     enable_bluetooth: None) -> None:
+    """HA's own schema accepts services.yaml, and it describes exactly the registered services."""
+    from homeassistant.helpers.service import _SERVICES_SCHEMA
+
+    described = _SERVICES_SCHEMA(yaml.safe_load(SERVICES.read_text()))
+    assert await async_setup(hass, {"blesim": {"proxies": [{"name": "p1"}]}})
+    assert set(described) == set(hass.services.async_services_for_domain("blesim"))
+    assert all(service["name"] and service["description"] for service in described.values())
+    for proxy in hass.data["blesim"]:
+        proxy.stop()
 
 
 async def test_dev_config_has_every_family_on_two_proxies(hass: HomeAssistant) -> None:
@@ -44,6 +58,16 @@ async def test_services_script_faults_and_proxies(
     await advance(hass, freezer, 31, step=1.0)
     assert not device.faults.refuse_connect  # scripted faults end by themselves
 
+    await hass.services.async_call("blesim", "fault", {
+        "address": "A5:C2:37:10:00:01", "fault": "corrupt"}, blocking=True)
+    assert device.faults.corrupt is True
+    # From the UI's text field: "false" and numbers arrive as text.
+    await hass.services.async_call("blesim", "fault", {
+        "address": "A5:C2:37:10:00:01", "fault": "connect_delay", "value": "2.5"}, blocking=True)
+    assert device.faults.connect_delay == 2.5
+    await hass.services.async_call("blesim", "fault", {
+        "address": "A5:C2:37:10:00:01", "fault": "corrupt", "value": "false"}, blocking=True)
+    assert device.faults.corrupt is False
     await hass.services.async_call("blesim", "fault", {
         "address": "A5:C2:37:10:00:01", "fault": "corrupt"}, blocking=True)
     await hass.services.async_call("blesim", "clear_faults", {

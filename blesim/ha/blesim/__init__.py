@@ -84,6 +84,21 @@ def build(hass: HomeAssistant, conf: dict[str, Any]) -> list[VirtualProxy]:
     return list(proxies.values())
 
 
+def _parse_value(value: Any) -> Any:
+    """A fault value as the UI's text field sends it: "true"/"false" or a number."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() in {"true", "on", "yes"}:
+        return True
+    if value.strip().lower() in {"false", "off", "no"}:
+        return False
+    try:
+        return float(value)
+    except ValueError:
+        raise ServiceValidationError(f"fault value {value!r} is not true, false or a number"
+                                     ) from None
+
+
 async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     """Start the configured proxies with their simulated devices, register the services."""
     proxies = build(hass, config.get(DOMAIN) or {})
@@ -113,7 +128,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
         name = call.data["fault"]
         if not hasattr(device.faults, name):
             raise ServiceValidationError(f"unknown fault {name!r}")
-        value = call.data.get("value", True)
+        value = _parse_value(call.data.get("value", True))
         if seconds := float(call.data.get("seconds", 0)):
             device.fault_for(seconds, loop=hass.loop, **{name: value})
         else:
