@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 
 import pytest
 from homeassistant.components import bluetooth
@@ -553,3 +554,27 @@ async def test_slot_wait_ends_when_the_proxy_goes_away(
     assert err.value.kind == NOT_FOUND
     await run_until_done(hass, freezer, asyncio.gather(poll_a, return_exceptions=True))
     assert_no_leak(proxy)
+
+
+async def test_unavailable_is_one_warning_and_back_is_one_info(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A device going away is logged once at WARNING (not ERROR), its return once at INFO."""
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    jbd.faults.corrupt = True
+    caplog.clear()
+    for _ in range(3):
+        await coordinator.async_refresh()
+    ours = [r for r in caplog.records if r.name.startswith("custom_components.ble_battery_solar")]
+    (warning,) = [r for r in ours if r.levelno >= logging.INFO]
+    assert warning.levelname == "WARNING"
+    assert "malformed response" in warning.getMessage()
+    jbd.faults.corrupt = False
+    caplog.clear()
+    await coordinator.async_refresh()
+    await coordinator.async_refresh()
+    back = [r for r in caplog.records if r.name.startswith("custom_components.ble_battery_solar")
+            and r.levelno >= logging.INFO]
+    assert [(r.levelname, r.getMessage().split(" data ")[-1]) for r in back] == [
+        ("INFO", "recovered")]

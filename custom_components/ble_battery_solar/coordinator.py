@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components import bluetooth
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -42,6 +42,22 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+
+class _UnavailableLogger(logging.LoggerAdapter[logging.Logger]):
+    """HA's coordinator logger, with a failed read logged at WARNING instead of ERROR.
+
+    A Bluetooth device out of range, held by its phone app or behind a restarting proxy is
+    an expected event, logged once when the device becomes unavailable (the coordinator
+    logs once per failure streak) and at INFO when it is back. Unexpected exceptions keep
+    ERROR with their traceback (`exception()` does not go through `error()`).
+    """
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith(("Error fetching", "Timeout fetching")):
+            self.warning(msg, *args, **kwargs)
+        else:
+            super().error(msg, *args, **kwargs)
+
 RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
 RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
 
@@ -67,7 +83,7 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         interval = entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
-            _LOGGER,
+            cast(logging.Logger, _UnavailableLogger(_LOGGER)),
             config_entry=entry,
             name=f"{entry.title} ({self.address})",
             update_interval=timedelta(seconds=interval),
