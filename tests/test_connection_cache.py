@@ -319,13 +319,24 @@ async def test_device_back_in_range_is_read_at_once(
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
 
 
-async def test_device_never_seen_is_not_found(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+async def test_device_never_seen_is_not_found(
+    hass: HomeAssistant, proxy: VirtualProxy, make_proxy, freezer
+) -> None:
     """An entry whose device HA has never seen retries setup with a clear reason."""
     ghost = JbdDevice("A5:C2:37:10:00:99", "Ghost")  # not added to any proxy
     entry = await setup_entry(hass, ghost)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert "not in range of any" in str(entry.reason)
     assert proxy.opened == 0
+    # The coordinator of the failed setup is gone and leaves no watch behind; when the
+    # device shows up, HA's discovery reloads the entry that is waiting to retry.
+    assert get_manager(hass)._path_waiters == {}
+    late = make_proxy(name="late")
+    late.add(ghost)
+    await advance(hass, freezer, 3, step=0.5)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+    assert ghost.connects == 1
 
 
 async def test_no_polls_after_ha_stop(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components import bluetooth
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -187,7 +188,13 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         except LinkError as err:
             self.energy.break_chain()
             first_failure = self.health.failing_since is None
-            if err.kind == NOT_FOUND and self._cancel_path_wait is None:
+            if (
+                err.kind == NOT_FOUND
+                and self._cancel_path_wait is None
+                # a failed first read fails the setup: HA retries it, and its discovery
+                # of the device reloads the entry; a watch would outlive this coordinator
+                and self.config_entry.state is ConfigEntryState.LOADED
+            ):
                 # Read again as soon as an adapter or proxy that comes back hears it.
                 self._cancel_path_wait = self.manager.async_call_when_reachable(
                     self.address, self._on_reachable
