@@ -430,16 +430,7 @@ class ConnectionManager:
             raise LinkError(
                 f"{address} is not in range of any connectable adapter or proxy", kind=NOT_FOUND
             )
-        sources = self._candidate_sources(address)
-        if not sources:
-            # HA keeps a device's last advertisement for minutes after the adapter or
-            # proxy that heard it went away; connecting then only runs into
-            # bleak-retry-connector's out-of-slot backoff (36 s) and reports the wrong
-            # cause. Fail at once: the device's next advertisement triggers a new read.
-            raise LinkError(
-                f"{address} is not in range of any connectable adapter or proxy right now",
-                kind=NOT_FOUND,
-            )
+        sources = self._reachable_sources(address)
         await self._make_room(address, sources)
         created: list[BleakClient] = []
 
@@ -512,23 +503,41 @@ class ConnectionManager:
 
     # --- slot budget ----------------------------------------------------------------
 
+    def _reachable_sources(self, address: str) -> list[str]:
+        """The registered adapters and proxies that hear the device; NOT_FOUND if none.
+
+        HA keeps a device's last advertisement for minutes after the adapter or proxy
+        that heard it went away; connecting then only runs into bleak-retry-connector's
+        out-of-slot backoff (36 s) and reports the wrong cause. Fail at once instead:
+        the device's next advertisement, or the return of its proxy, triggers a new read.
+        """
+        if not (sources := self._candidate_sources(address)):
+            raise LinkError(
+                f"{address} is not in range of any connectable adapter or proxy right now",
+                kind=NOT_FOUND,
+            )
+        return sources
+
     def _candidate_sources(self, address: str) -> list[str]:
         return [
             d.scanner.source
             for d in bluetooth.async_scanner_devices_by_address(self.hass, address, True)
         ]
 
-    def _has_free_slot(self, sources: list[str]) -> bool:
+    def _has_free_slot(self, sources: list[str], *, count_connecting: bool = True) -> bool:
         """Whether any source that reaches the device may have a free slot.
 
-        Our own connects still in flight count as taken: their slots are not
-        reported yet.
+        Our own connects still in flight count as taken (their slots are not
+        reported yet) unless `count_connecting` is False.
         """
         for source in sources:
             allocs = _allocations(source)
             if not allocs or allocs[0].slots <= 0:
                 return True  # unknown limits count as free; the connect will tell
-            pending = sum(source in srcs for srcs in self._connecting.values())
+            pending = (
+                sum(source in srcs for srcs in self._connecting.values())
+                if count_connecting else 0
+            )
             if allocs[0].free - pending > 0:
                 return True
         return False
@@ -560,12 +569,7 @@ class ConnectionManager:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     await self._slot_freed.wait()
             # A proxy that went away while we waited is no candidate any more.
-            sources = self._candidate_sources(address)
-            if not sources:
-                raise LinkError(
-                    f"the adapters and proxies that reached {address} went away",
-                    kind=NOT_FOUND,
-                )
+            sources = self._reachable_sources(address)
 
     def _contention_victim(self, just_used: Link) -> Link | None:
         """On a source where our devices outnumber the slots, the link to close now.
@@ -577,12 +581,14 @@ class ConnectionManager:
         The link just used is a candidate too (its device polls again last, usually).
         """
         source = just_used.source
-        if source is None or self._contended.get(source, 0.0) < time.monotonic():
-            self._contended.pop(source or "", None)
+        if source is None:
             return None
-        allocs = _allocations(source)
-        if not allocs or allocs[0].slots <= 0 or allocs[0].free > 0:
-            return None  # a slot is free, or the source does not report its slots
+        if self._contended.get(source, 0.0) < time.monotonic():
+            self._contended.pop(source, None)
+            return None
+        # What the source reports: a connect of ours in flight is not ours to make room for.
+        if self._has_free_slot([source], count_connecting=False):
+            return None
         idle = self._eviction_candidate([source])
         if idle is None or _next_use(just_used) >= _next_use(idle):
             return just_used

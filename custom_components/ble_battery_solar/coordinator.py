@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
+RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
+
 
 class _UnavailableLogger(logging.LoggerAdapter[logging.Logger]):
     """HA's coordinator logger, with a failed read logged at WARNING instead of ERROR.
@@ -58,9 +61,6 @@ class _UnavailableLogger(logging.LoggerAdapter[logging.Logger]):
             self.warning(msg, *args, **kwargs)
         else:
             super().error(msg, *args, **kwargs)
-
-RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
-RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
 
 
 class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
@@ -212,11 +212,12 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
                 retry_after=RETRY_SOON if retry else None,
             ) from err
         self._cancel_path_wait_if_any()
+        done = time.monotonic()
         self.health.succeeded(
-            time.monotonic(), self.manager.device_stats(self.address), self.keep_alive, interval
+            done, self.manager.device_stats(self.address), self.keep_alive, interval
         )
         self.energy.add(
-            time.monotonic(), sample.get("power"), sample.get("pv_power"),
+            done, sample.get("power"), sample.get("pv_power"),
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
         return sample
