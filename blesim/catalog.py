@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
+from . import families
 from .devices import SimDevice
-from .families.ant import AntDevice
-from .families.ble_battery_service import BatteryServiceDevice
-from .families.daly import DalyDevice
-from .families.eg4 import Eg4Device
-from .families.jbd import JbdDevice
-from .families.jk import JkDevice
-from .families.litime import LiTimeDevice
-from .families.renogy_battery import RenogyBatteryDevice
-from .families.renogy_controller import RenogyControllerDevice
-from .families.seplos import SeplosDevice
-from .families.tianpower import TianPowerDevice
-from .families.topband import TopbandDevice
 
-DEVICE_CLASSES: dict[str, type[SimDevice]] = {
-    cls.family: cls
-    for cls in (
-        AntDevice, BatteryServiceDevice, DalyDevice, Eg4Device, JbdDevice, JkDevice,
-        LiTimeDevice, RenogyBatteryDevice, RenogyControllerDevice, SeplosDevice,
-        TianPowerDevice, TopbandDevice,
-    )
-}
+
+def _discover() -> dict[str, type[SimDevice]]:
+    """Every SimDevice subclass defined in a module of blesim/families (one file a family)."""
+    found: dict[str, type[SimDevice]] = {}
+    for info in sorted(pkgutil.iter_modules(families.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{families.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, SimDevice)
+                and obj.__module__ == module.__name__
+                and "family" in vars(obj)
+            ):
+                if obj.family in found:  # pragma: no cover - a programming error
+                    raise RuntimeError(f"two simulated devices for family {obj.family}")
+                found[obj.family] = obj
+    return found
+
+
+DEVICE_CLASSES: dict[str, type[SimDevice]] = _discover()
 FAMILIES: tuple[str, ...] = tuple(sorted(DEVICE_CLASSES))
 
 

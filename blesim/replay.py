@@ -1,7 +1,8 @@
 """Replay mode: a simulated device answers with the captured frames of a test vector.
 
 Vectors come from ../shared/vectors/vectors.json (the project's captured
-frames), falling back to tests/fixtures/vectors.json. A request is answered by
+frames), falling back to tests/fixtures/vectors.json, plus the per-family
+files in tests/fixtures/vectors/. A request is answered by
 the frames the vector maps to it (`request_frame_map`); a Modbus read the
 capture does not hold exactly is matched by slave, function and start
 register. Vectors without requests are streamed (Topband, JK) or read
@@ -27,7 +28,12 @@ def load_vectors(path: str | None = None) -> dict[str, dict[str, Any]]:
     candidates = [Path(path)] if path else [p for p in VECTOR_FILES if p.exists()]
     if not candidates:
         raise FileNotFoundError("no vectors.json found in " + ", ".join(map(str, VECTOR_FILES)))
-    return {v["id"]: v for v in json.loads(candidates[0].read_text())}
+    table = {v["id"]: v for v in json.loads(candidates[0].read_text())}
+    if not path:
+        for extra in sorted((ROOT / "tests" / "fixtures" / "vectors").glob("*.json")):
+            for vector in json.loads(extra.read_text()):
+                table.setdefault(vector["id"], vector)
+    return table
 
 
 @dataclass

@@ -8,14 +8,12 @@ reproduce the captured vectors; the models must evolve plausibly over time.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from blesim import FAMILIES, BatteryModel, SolarModel, make_device
 from blesim.devices import SimDevice
 from blesim.framing import crc16_modbus, crc16_xmodem
+from blesim.replay import load_vectors
 from custom_components.ble_battery_solar.protocol import (
     FrameError,
     decode,
@@ -27,7 +25,7 @@ from custom_components.ble_battery_solar.protocol.base import crc16_modbus as li
 from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as lib_xmodem
 
 ADDRESS = "AA:BB:CC:00:00:01"
-VECTORS = json.loads((Path(__file__).parent / "fixtures" / "vectors.json").read_text())
+VECTORS = list(load_vectors().values())
 
 
 def test_every_protocol_family_has_a_simulated_device() -> None:

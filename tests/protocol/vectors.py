@@ -1,4 +1,10 @@
-"""Loads the captured frames and advertisements (../shared/vectors, else tests/fixtures)."""
+"""Loads the captured frames and advertisements.
+
+The base sets come from ../shared/vectors (else tests/fixtures/vectors.json and
+advertisements.json); each family added later keeps its own captures in
+tests/fixtures/vectors/<family>.json and tests/fixtures/advertisements/<family>.json,
+which are added to the base set (an id already in the base set wins).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,14 @@ _FIXTURES = ROOT / "tests" / "fixtures"
 
 def _load(name: str) -> list[dict[str, Any]]:
     path = _SHARED / name if (_SHARED / name).exists() else _FIXTURES / name
-    return json.loads(path.read_text())
+    entries: list[dict[str, Any]] = json.loads(path.read_text())
+    seen = {e["id"] for e in entries}
+    for extra in sorted((_FIXTURES / name.removesuffix(".json")).glob("*.json")):
+        for entry in json.loads(extra.read_text()):
+            if entry["id"] not in seen:
+                seen.add(entry["id"])
+                entries.append(entry)
+    return entries
 
 
 VECTORS = _load("vectors.json")
