@@ -56,6 +56,7 @@ from .link import (
     MALFORMED,
     NO_SLOT,
     NOT_FOUND,
+    POLL_RETRIES,
     TIMEOUT,
     Link,
     LinkError,
@@ -79,6 +80,11 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
+
+def _tried(message: str, link: Link) -> str:
+    """The error message, saying how often the answer was asked for when more than once."""
+    return f"{message} (asked {link.attempts} times)" if link.attempts > 1 else message
+
 DISCONNECT_TIMEOUT = 5.0
 CONNECT_ATTEMPTS = 3
 MAX_KEPT_FRAMES = 16
@@ -86,6 +92,9 @@ MAX_KEPT_FRAMES = 16
 
 class ConnectionManager(SlotPolicy):
     """The cache of live links, one per device address, shared by all config entries."""
+
+    POLL_RETRIES = POLL_RETRIES  # same-link retries of a bad answer within a poll
+    POLL_RECONNECTS = 1  # reconnects within a poll after the link was lost mid-poll
 
     def __init__(self, hass: HomeAssistant) -> None:
         self.hass = hass
@@ -189,29 +198,63 @@ class ConnectionManager(SlotPolicy):
     async def poll(
         self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
     ) -> Sample:
-        """Connect or reuse, run one poll, and translate every failure into LinkError."""
+        """Connect or reuse, run one poll, and translate every failure into LinkError.
+
+        The poll's time budget is its interval (from its start). Within it a bad
+        answer is asked for again on the same link (Link.poll), and a link that the
+        device or proxy dropped mid-poll is reconnected once: a one-off glitch never
+        fails the poll; a fault that persists does.
+        """
         stats = self.device_stats(address)
-        try:
-            async with self.session(
-                address, driver, keep_alive=keep_alive, interval=interval
-            ) as link:
-                try:
-                    sample = await link.poll()
-                    stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                    return sample
-                except FrameError as err:
-                    stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                    raise LinkError(str(err), kind=MALFORMED) from err
-                except (BleakError, EOFError, BrokenPipeError) as err:
-                    raise LinkError(
-                        f"link lost during poll: {err or type(err).__name__}", kind=LINK_LOST
-                    ) from err
-                except TimeoutError as err:
-                    raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
-        except LinkError as err:
-            stats.failures[err.kind] += 1
-            stats.last_error = f"{err.kind}: {err}"
-            raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + interval if interval else None
+        reconnects = 0
+        while True:
+            try:
+                return await self._poll_once(
+                    address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline
+                )
+            except LinkError as err:
+                if (
+                    err.link_was_lost
+                    and reconnects < self.POLL_RECONNECTS
+                    and not self._stopping
+                    and (deadline is None or deadline - loop.time() >= driver.response_timeout)
+                ):
+                    reconnects += 1
+                    stats.reconnects += 1
+                    _LOGGER.debug("%s: link lost mid-poll, reconnecting: %s", address, err)
+                    continue
+                stats.failures[err.kind] += 1
+                stats.last_error = f"{err.kind}: {err}"
+                raise
+
+    async def _poll_once(
+        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None,
+        deadline: float | None,
+    ) -> Sample:
+        stats = self.device_stats(address)
+        async with self.session(address, driver, keep_alive=keep_alive, interval=interval) as link:
+            try:
+                sample = await link.poll(retries=self.POLL_RETRIES, deadline=deadline)
+                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
+                return sample
+            except FrameError as err:
+                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
+                raise LinkError(_tried(str(err), link), kind=MALFORMED) from err
+            except LinkError as err:
+                if link.attempts > 1:
+                    err.args = (_tried(str(err), link),)
+                err.link_was_lost = not link.connected
+                raise
+            except (BleakError, EOFError, BrokenPipeError) as err:
+                lost = LinkError(
+                    f"link lost during poll: {str(err) or type(err).__name__}", kind=LINK_LOST
+                )
+                lost.link_was_lost = not link.connected
+                raise lost from err
+            except TimeoutError as err:
+                raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
 
     async def release(self, address: str) -> None:
         """Close the device's link now (unload, options change, 'release' button)."""
@@ -285,7 +328,7 @@ class ConnectionManager(SlotPolicy):
         finally:
             self._connecting.pop(address, None)
             self._slot_freed.set()
-        link = Link(address, client, driver)
+        link = Link(address, client, driver, stats)
         link_ref.append(link)
         link.source = self._source_of(address)
         stats.note_connect(time.monotonic())

@@ -16,6 +16,8 @@ class DeviceStats:
     disconnects: int = 0
     evictions: int = 0
     slot_waits: int = 0
+    retries: int = 0  # same-link retries of a malformed, missing or incomplete response
+    reconnects: int = 0  # links lost mid-poll and reconnected within the same poll
     failures: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
     last_connect_seconds: float | None = None
@@ -36,6 +38,8 @@ class DeviceStats:
             "disconnects": self.disconnects,
             "evictions": self.evictions,
             "slot_waits": self.slot_waits,
+            "retries": self.retries,
+            "reconnects": self.reconnects,
             "failures": dict(self.failures),
             "last_error": self.last_error,
             "last_connect_seconds": self.last_connect_seconds,
