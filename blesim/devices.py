@@ -41,6 +41,11 @@ class Faults:
     drop_mid_response: bool = False  # the link drops after the first notification
     out_of_range: bool = False  # no advertisements, connects fail "not found"
     held_by_phone: bool = False  # the vendor's app holds the only connection
+    corrupt_next: int = 0  # the next N answers (writes or reads) carry a corrupt frame
+    drop_next: int = 0  # the link drops during the next N answers
+    hang_write: bool = False  # writes are accepted and never complete
+    hang_read: bool = False  # reads never complete
+    hang_subscribe: bool = False  # enabling notifications never completes
 
     def clear(self) -> None:
         """Switch every fault off."""
@@ -135,13 +140,13 @@ class SimDevice:
             frames = self.replay.answer(data)
         else:
             frames = self.on_write(char_uuid, data)
-        return [self._damage(f) for f in frames]
+        return self._damage_once([self._damage(f) for f in frames])
 
     def read(self, char_uuid: str) -> bytes:
         """A characteristic read with replay and faults applied."""
         if self.replay is not None and (value := self.replay.read()) is not None:
-            return self._damage(value)
-        return self._damage(self.on_read(char_uuid))
+            return self._damage_once([self._damage(value)])[0]
+        return self._damage_once([self._damage(self.on_read(char_uuid))])[0]
 
     def stream(self) -> list[bytes]:
         """Frames pushed now, with replay and faults applied."""
@@ -149,6 +154,23 @@ class SimDevice:
             return []
         frames = self.replay.stream() if self.replay is not None else self.stream_frames()
         return [self._damage(f) for f in frames]
+
+    def _damage_once(self, frames: list[bytes]) -> list[bytes]:
+        """Corrupt the first frame of this answer when `corrupt_next` asks for it."""
+        if self.faults.corrupt_next > 0 and frames and frames[0]:
+            self.faults.corrupt_next -= 1
+            frames = [self.corrupt_frame(frames[0]), *frames[1:]]
+        return frames
+
+    def take_drop(self) -> bool:
+        """Whether the link drops during the answer being sent now (`drop_mid_response`,
+        or one of the `drop_next` answers)."""
+        if self.faults.drop_mid_response:
+            return True
+        if self.faults.drop_next > 0:
+            self.faults.drop_next -= 1
+            return True
+        return False
 
     def _damage(self, frame: bytes) -> bytes:
         if self.faults.corrupt and frame:

@@ -416,7 +416,9 @@ class VirtualClient(BaseBleakClient):
             # like ESPHome's proxy client: the read request times out on the proxy
             await asyncio.sleep(self.proxy.latency.scaled(GATT_TIMEOUT) or GATT_TIMEOUT)
             raise TimeoutError(f"Timeout waiting for the read of {characteristic.uuid}")
-        if device.faults.drop_mid_response:
+        if device.faults.hang_read:
+            await asyncio.Event().wait()  # like a peripheral that never answers the ATT read
+        if device.take_drop():
             self.peripheral_dropped()
             raise BleakError("Disconnected during read")
         return bytearray(device.read(characteristic.uuid))
@@ -430,6 +432,8 @@ class VirtualClient(BaseBleakClient):
         needed = "write" if response else "write-without-response"
         if needed not in characteristic.properties:
             raise BleakError(f"characteristic {characteristic.uuid} does not support {needed}")
+        if device.faults.hang_write:
+            await asyncio.Event().wait()  # accepted by the radio, never confirmed
         if response:
             await self._round_trip()
             device = self._require()
@@ -451,7 +455,7 @@ class VirtualClient(BaseBleakClient):
             await asyncio.sleep(rtt)
         size = max(1, device.mtu - 3)
         chunks = [f[i : i + size] for f in frames for i in range(0, len(f), size)]
-        drop_at = min(1, len(chunks) - 1) if device.faults.drop_mid_response else -1
+        drop_at = min(1, len(chunks) - 1) if device.take_drop() else -1
         async with self._send_lock:
             for index, chunk in enumerate(chunks):
                 if not self._connected:
@@ -481,10 +485,24 @@ class VirtualClient(BaseBleakClient):
         device = self._require()
         if not {"notify", "indicate"} & set(characteristic.properties):
             raise BleakError(f"characteristic {characteristic.uuid} cannot notify")
+        if device.faults.hang_subscribe:
+            await asyncio.Event().wait()  # the CCCD write is never confirmed
         self._callbacks[characteristic.uuid] = callback
         if (device.stream_period is not None and characteristic.uuid == device.notify_uuid
                 and self._stream_task is None):
             self._stream_task = asyncio.get_running_loop().create_task(self._stream(device))
+
+    def push(self, frames: list[bytes]) -> int:
+        """The device notifies these payloads unasked, at once (a garbage flood); how many
+        reached a subscriber."""
+        device = self._device
+        if not self._connected or device is None:
+            return 0
+        if (cb := self._callbacks.get(device.notify_uuid or "")) is None:
+            return 0
+        for frame in frames:
+            cb(bytearray(frame))
+        return len(frames)
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         self._callbacks.pop(characteristic.uuid, None)

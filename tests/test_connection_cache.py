@@ -95,12 +95,15 @@ async def test_error_mid_poll_evicts_and_next_poll_reconnects(
     assert coordinator.last_exception.translation_key == LINK_LOST
     assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE  # no stale value shown
     assert not manager.is_open(jbd.address)
-    assert_no_leak(proxy)  # the dropped client was still disconnect()ed
+    assert_no_leak(proxy)  # the dropped clients were still disconnect()ed
+    # the poll reconnected once within itself; the link dropped again
+    assert (proxy.opened, proxy.dropped) == (2, 2)
+    assert manager.device_stats(jbd.address).reconnects == 1
 
     jbd.faults.drop_mid_response = False
     await coordinator.async_refresh()
     assert coordinator.last_update_success
-    assert proxy.opened == 2
+    assert proxy.opened == 3
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
     assert manager.device_stats(jbd.address).failures == {LINK_LOST: 1}
 
@@ -368,15 +371,20 @@ async def test_slot_wait_then_evict(hass: HomeAssistant, make_proxy) -> None:
 async def test_read_that_never_answers_times_out(
     hass: HomeAssistant, proxy: VirtualProxy, freezer
 ) -> None:
-    """A Battery Service read without an answer ends after the driver's response timeout."""
+    """A Battery Service read without an answer is retried on the same link, then fails."""
     from blesim import BatteryServiceDevice
 
     device = proxy.add(BatteryServiceDevice("C0:FF:EE:00:00:0F"))
     entry = await setup_entry(hass, device)
     device.faults.no_answer = True
-    await run_until_done(hass, freezer, entry.runtime_data.async_refresh(), limit=10)
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh(), limit=20)
+    # asked once and retried twice on the same link, 5 s each, within the 30 s interval
+    assert 15 <= hass.loop.time() - started < 16
     assert entry.runtime_data.last_exception.translation_key == TIMEOUT
-    assert "no answer to a read within 5 s" in str(entry.runtime_data.last_exception)
+    assert "no answer to a read within 5 s (asked 3 times)" in str(
+        entry.runtime_data.last_exception)
+    assert proxy.opened == 1
     assert_no_leak(proxy)
 
 

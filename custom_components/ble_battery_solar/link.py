@@ -1,0 +1,174 @@
+"""One live GATT link: the connected client, its notifications and one poll over it.
+
+A Link sends a driver's requests, collects the notifications that answer them
+and decodes the response. It knows nothing about the cache around it (locks,
+idle timers, slots): connection.py owns that. Failures leave as LinkError with
+a kind that says why, or as the bleak/FrameError exception the cache
+translates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+
+from .protocol import Driver, FrameError, Sample
+
+if TYPE_CHECKING:
+    from .stats import DeviceStats
+
+_LOGGER = logging.getLogger(__name__)
+
+POLL_RETRIES = 2  # same-link retries of a malformed, missing or incomplete response
+MIN_RETRY_TIME = 1.0  # s of the poll's budget a retry needs at least
+
+# Failure kinds, also the translation keys of the coordinator's errors.
+NOT_FOUND = "device_not_found"
+NO_SLOT = "no_free_slot"
+CONNECT_FAILED = "connect_failed"
+TIMEOUT = "response_timeout"
+MALFORMED = "malformed_response"
+LINK_LOST = "link_lost"
+
+
+class LinkError(Exception):
+    """A poll failed; `kind` says why (one of the failure kinds above).
+
+    `same_link_retry`: the link is fine, the answer was not (missing or
+    incomplete): asking again on the same link may succeed. `link_was_lost`:
+    the device or proxy dropped the link during the poll (a new link may succeed).
+    """
+
+    kind: str = CONNECT_FAILED
+
+    def __init__(
+        self, message: str, *, kind: str | None = None, same_link_retry: bool = False
+    ) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+        self.same_link_retry = same_link_retry
+        self.link_was_lost = False
+
+
+class Link:
+    """One connected GATT client and the driver that speaks its protocol."""
+
+    def __init__(
+        self, address: str, client: BleakClient, driver: Driver, stats: DeviceStats | None = None
+    ) -> None:
+        self.address = address
+        self.stats = stats
+        self.attempts = 0  # attempts of the latest poll (1 = no retry)
+        self.client = client
+        self.driver = driver
+        self.source: str | None = None
+        self.last_use = time.monotonic()
+        self.interval: float | None = None  # the device's update interval, if it polls
+        self.in_use = False
+        self.lost = False
+        self._subscribed = False
+        self._notifications: list[bytes] = []
+        self._arrived = asyncio.Event()
+        self.received: list[bytes] = []  # notifications of the latest poll, for diagnostics
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client still reports a live link."""
+        return not self.lost and self.client.is_connected
+
+    def mark_lost(self) -> None:
+        """The peripheral or proxy dropped the link: wake a poll waiting for data."""
+        self.lost = True
+        self._arrived.set()
+
+    def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._notifications.append(bytes(data))
+        self._arrived.set()
+
+    async def _ensure_subscribed(self) -> None:
+        if self._subscribed or self.driver.notify_uuid is None:
+            return
+        await self.client.start_notify(self.driver.notify_uuid, self._on_notify)
+        self._subscribed = True
+
+    async def poll(self, *, retries: int = POLL_RETRIES, deadline: float | None = None) -> Sample:
+        """Run one poll of the driver's requests and decode the response.
+
+        A malformed, missing or incomplete response is asked for again on this link,
+        at most `retries` times and only while the poll's time budget (`deadline`, loop
+        time) leaves room: a one-off glitch costs a round trip, not the link. The
+        last failure is raised when the fault persists.
+        """
+        loop = asyncio.get_running_loop()
+        self.attempts = 0
+        while True:
+            self.attempts += 1
+            timeout = self.driver.response_timeout
+            if deadline is not None and self.attempts > 1:
+                timeout = min(timeout, deadline - loop.time())
+            try:
+                return await self._poll_once(timeout)
+            except (FrameError, LinkError) as err:
+                if isinstance(err, LinkError) and not err.same_link_retry:
+                    raise
+                if (
+                    self.attempts > retries
+                    or not self.connected
+                    or (deadline is not None and deadline - loop.time() < MIN_RETRY_TIME)
+                ):
+                    raise
+                if self.stats is not None:
+                    self.stats.retries += 1
+                _LOGGER.debug("%s: asking again on the same link: %s", self.address, err)
+
+    async def _poll_once(self, wait: float) -> Sample:
+        driver = self.driver
+        if driver.read_uuid is not None:
+            try:
+                async with asyncio.timeout(wait):
+                    data = bytes(await self.client.read_gatt_char(driver.read_uuid))
+            except TimeoutError:
+                raise LinkError(
+                    f"no answer to a read within {wait:.0f} s",
+                    kind=TIMEOUT,
+                    same_link_retry=True,
+                ) from None
+            self.received = [data]
+            return driver.decode([data])
+        await self._ensure_subscribed()
+        self._notifications.clear()  # stale stream data, or a failed attempt's answer
+        self.received = self._notifications
+        requests: Sequence[bytes | None] = driver.requests() or [None]
+        for request in requests:
+            start = len(self._notifications)
+            if request is not None:
+                assert driver.write_uuid is not None
+                await self.client.write_gatt_char(
+                    driver.write_uuid, request, response=driver.write_with_response
+                )
+            await self._wait_for_response(request, start, wait)
+        return driver.decode(self.received, live=True)
+
+    async def _wait_for_response(self, request: bytes | None, start: int, wait: float) -> None:
+        driver = self.driver
+        try:
+            async with asyncio.timeout(wait):
+                while not driver.response_complete(request, self._notifications[start:]):
+                    if self.lost:
+                        raise LinkError("link lost while waiting for a response", kind=LINK_LOST)
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            what = f"request {request.hex()}" if request else "streamed data"
+            raise LinkError(
+                f"no complete response to {what} within {wait:.0f} s",
+                kind=TIMEOUT,
+                same_link_retry=True,
+            ) from None

@@ -1,0 +1,115 @@
+"""A one-off glitch never blanks the sensors: retries on the same link, reconnect within the poll.
+
+Real HA bluetooth stack, real bleak-retry-connector, blesim devices with one-shot faults.
+"""
+
+from __future__ import annotations
+
+import pytest
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+
+from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy
+from custom_components.ble_battery_solar import get_manager
+from custom_components.ble_battery_solar.connection import MALFORMED
+
+from .conftest import setup_entry
+from .test_connection_cache import VOLTAGE, assert_no_leak
+
+
+def _track_unavailable(hass: HomeAssistant, entity_id: str) -> list[str]:
+    """States the entity took from now on."""
+    seen: list[str] = []
+
+    def on_change(event) -> None:
+        if (new := event.data["new_state"]) is not None:
+            seen.append(new.state)
+
+    hass.bus.async_listen("state_changed", on_change)
+    return seen
+
+
+async def test_one_corrupt_frame_is_asked_again_on_the_same_link(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    stats = get_manager(hass).device_stats(jbd.address)
+    states = _track_unavailable(hass, VOLTAGE)
+    requests_before = len(jbd.requests_seen)
+    jbd.faults.corrupt_next = 1
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert coordinator.last_update_success
+    assert jbd.faults.corrupt_next == 0  # the corrupt answer was really sent
+    assert STATE_UNAVAILABLE not in states
+    assert proxy.opened == 1
+    assert proxy.closed == 0
+    assert stats.retries == 1
+    assert stats.failures == {}
+    # JBD asks two registers: the corrupt answer's poll was asked again (2 + 2 writes)
+    assert len(jbd.requests_seen) - requests_before == 4
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_at_most_two_retries_per_poll(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    """JBD's poll is two requests: 3 corrupt answers spoil two attempts, 5 spoil all three."""
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    stats = get_manager(hass).device_stats(jbd.address)
+    jbd.faults.corrupt_next = 3
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert (stats.retries, proxy.opened) == (2, 1)
+    jbd.faults.corrupt_next = 5
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert coordinator.last_exception.translation_key == MALFORMED
+    assert stats.retries == 4
+    assert jbd.faults.corrupt_next == 0
+    assert_no_leak(proxy)
+
+
+async def test_persistently_corrupt_device_goes_unavailable_with_a_clear_error(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+) -> None:
+    entry = await setup_entry(hass, jbd)
+    coordinator = entry.runtime_data
+    jbd.faults.corrupt = True
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    err = coordinator.last_exception
+    assert err.translation_key == MALFORMED
+    assert "checksum" in str(err)
+    assert "asked 3 times" in str(err)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert get_manager(hass).device_stats(jbd.address).retries == 2
+    assert_no_leak(proxy)
+
+
+@pytest.mark.parametrize("device_class", [JbdDevice, BatteryServiceDevice])
+async def test_one_link_drop_reconnects_within_the_poll(
+    hass: HomeAssistant, proxy: VirtualProxy, device_class: type[SimDevice]
+) -> None:
+    device = proxy.add(device_class("A5:C2:37:10:00:01"))
+    entry = await setup_entry(hass, device)
+    coordinator = entry.runtime_data
+    entity = next(
+        s.entity_id for s in hass.states.async_all("sensor")
+        if s.entity_id.endswith("_battery") or s.entity_id.endswith("_voltage")
+    )
+    states = _track_unavailable(hass, entity)
+    device.faults.drop_next = 1
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert coordinator.last_update_success
+    assert device.faults.drop_next == 0
+    assert STATE_UNAVAILABLE not in states
+    stats = get_manager(hass).device_stats(device.address)
+    assert (proxy.opened, proxy.dropped, stats.reconnects) == (2, 1, 1)
+    assert stats.failures == {}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
