@@ -9,6 +9,7 @@ Drivers do no I/O and never import Home Assistant.
 
 from __future__ import annotations
 
+import binascii
 import fnmatch
 import math
 import re
@@ -78,13 +79,8 @@ def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
 
 
 def crc16_xmodem(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/XMODEM (poly 0x1021, init 0); sent big-endian."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-    return crc & 0xFFFF
+    """CRC-16/XMODEM (poly 0x1021, init 0); sent big-endian. The standard library's CRC-CCITT."""
+    return binascii.crc_hqx(data, 0)
 
 
 def sum8(data: bytes | bytearray | memoryview) -> int:
@@ -105,6 +101,9 @@ class Field:
     """One numeric value in a frame: value = (raw + add) * scale.
 
     `offset` counts from the start of the data the table is applied to.
+    An "int" field (codes, counts, bitmasks of any width) is computed in
+    integer arithmetic from the bytes, so its `add` and `scale` must be whole
+    numbers; a float would lose the low bits of words wider than 53 bits.
     """
 
     key: str
@@ -116,6 +115,10 @@ class Field:
     order: Literal["big", "little"] = "big"
     kind: Literal["float", "int", "bool"] = "float"
     mask: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "int" and not (float(self.scale).is_integer() and float(self.add).is_integer()):
+            raise ValueError(f"int field {self.key} needs a whole-number scale and offset")
 
 
 def read_int(data: bytes, offset: int, size: int, *, signed: bool = False,
@@ -138,7 +141,7 @@ def read_fields(family: str, data: bytes, fields: Iterable[Field]) -> dict[str, 
         if f.kind == "bool":
             out[f.key] = bool(raw)
         elif f.kind == "int":
-            out[f.key] = int((raw + f.add) * f.scale)
+            out[f.key] = (raw + int(f.add)) * int(f.scale)
         else:
             out[f.key] = round((raw + f.add) * f.scale, 6)
     return out
