@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import probatio as vol
 import pytest
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import SOURCE_BLUETOOTH, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 
-from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy
+from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy, make_device
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.const import (
     CONF_FAMILY,
@@ -20,8 +21,9 @@ from custom_components.ble_battery_solar.const import (
     CONF_VARIANT,
     DOMAIN,
 )
+from custom_components.ble_battery_solar.protocol import FAMILIES, Advertisement, get_driver
 
-from .conftest import JBD_ADDRESS, setup_entry
+from .conftest import JBD_ADDRESS, run_until_done, setup_entry
 
 
 def _service_info(hass: HomeAssistant, address: str) -> bluetooth.BluetoothServiceInfoBleak:
@@ -124,7 +126,7 @@ async def test_user_step_no_devices_found(hass: HomeAssistant, proxy: VirtualPro
     assert result["reason"] == "no_devices_found"
 
 
-async def test_user_step_only_lists_supported_devices(
+async def test_user_step_offers_unknown_devices_only_for_identification(
     hass: HomeAssistant, proxy: VirtualProxy
 ) -> None:
     class Headset(SimDevice):
@@ -133,8 +135,9 @@ async def test_user_step_only_lists_supported_devices(
 
     proxy.add(Headset("11:22:33:44:55:66"))
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "no_devices_found"
+    assert result["type"] is FlowResultType.FORM
+    options = result["data_schema"].schema["address"].config["options"]
+    assert [o["value"] for o in options] == ["identify"]
 
 
 async def test_user_step_aborts_when_configured_meanwhile(
@@ -233,47 +236,193 @@ async def test_second_device_of_other_family(hass: HomeAssistant, proxy: Virtual
     assert len({e.runtime_data.address for e in entries}) == 3
 
 
-class RenogyModule(SimDevice):
-    """A Renogy BT-2 module: the same advertisement on batteries and charge controllers."""
-
-    local_name = "BT-TH-66EDFC11"
-    service_uuids = ("0000ffd0-0000-1000-8000-00805f9b34fb",)
-    manufacturer_data = {39008: bytes.fromhex("66edfc11")}
+RENOGY_ADDRESS = "60:98:66:ED:FC:11"
 
 
-async def test_discovery_of_shared_module_asks_for_the_device_type(
-    hass: HomeAssistant, proxy: VirtualProxy
+def _renogy(proxy: VirtualProxy, family: str) -> SimDevice:
+    """A BT-2 module ("BT-TH-…", service 0xFFD0) on a battery or a charge controller."""
+    return proxy.add(make_device(family, RENOGY_ADDRESS, "BT-TH-66EDFC11"))
+
+
+@pytest.mark.parametrize(
+    ("family", "asked"),
+    [("renogy_controller", ["renogy_battery", "renogy_controller"]),
+     ("renogy_battery", ["renogy_battery"])],
+)
+async def test_discovered_bt_module_is_probed_and_what_answered_is_preselected(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer, family: str, asked: list[str]
 ) -> None:
-    proxy.add(RenogyModule("60:98:66:ED:FC:11"))
+    """The advertisement cannot tell a battery from a controller; their first requests can."""
+    device = _renogy(proxy, family)
     flows = await _discoveries(hass)  # pushed by HA from the BT-TH-* manifest matcher
-    assert [f["context"]["unique_id"] for f in flows] == ["60:98:66:ED:FC:11"]
-    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "bluetooth_confirm"
-    choices = result["data_schema"].schema[CONF_FAMILY].config["options"]
-    assert [c["value"] for c in choices] == ["renogy_battery", "renogy_controller"]
+    assert [f["context"]["unique_id"] for f in flows] == [RENOGY_ADDRESS]
+    assert flows[0]["step_id"] == "bluetooth_confirm"
+    assert device.connects == 0  # nothing connects before the user confirms
+    result = await run_until_done(
+        hass, freezer, hass.config_entries.flow.async_configure(flows[0]["flow_id"], {})
+    )
+    assert result["step_id"] == "device_type"
+    schema = result["data_schema"].schema
+    (key,) = schema
+    assert key.default() == family  # preselected: what answered
+    assert [c["value"] for c in schema[CONF_FAMILY].config["options"]] == [
+        "renogy_battery", "renogy_controller"
+    ]
+    # Only each family's first documented read request was written (Modbus function 3).
+    adv = Advertisement.from_any(_service_info(hass, RENOGY_ADDRESS))
+    first = {f: get_driver(f)(get_driver(f).variant_for(adv)).requests()[0] for f in asked}
+    assert device.requests_seen == [first[f] for f in asked]
+    assert all(r[1] == 0x03 for r in device.requests_seen)
+    assert proxy.links == {}  # the probe's link was closed
+    assert proxy.opened == proxy.closed == 1
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_FAMILY: family}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_FAMILY] == family
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_user_step_for_bt_module_preselects_the_controller(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    _renogy(proxy, "renogy_controller")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await run_until_done(hass, freezer, hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": RENOGY_ADDRESS}
+    ))
+    assert result["step_id"] == "device_type"
+    assert result["description_placeholders"]["answered"] == get_driver("renogy_controller").title
+    (key,) = result["data_schema"].schema
+    assert key.default() == "renogy_controller"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_FAMILY: "renogy_controller"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"][CONF_FAMILY] == "renogy_controller"
+    assert result["data"] == {"address": RENOGY_ADDRESS, CONF_FAMILY: "renogy_controller",
+                              CONF_VARIANT: None}
 
 
-async def test_user_step_for_shared_module_asks_for_the_device_type(
-    hass: HomeAssistant, proxy: VirtualProxy
+# form error -> the device fault that causes it (None: other centrals fill the proxy)
+FAULTS = {"held_by_other": "held_by_phone", "out_of_range": "out_of_range",
+          "no_free_slot": None, "no_answer": "no_answer"}
+
+
+@pytest.mark.parametrize("error", FAULTS)
+async def test_a_device_that_cannot_be_read_is_a_form_error_not_an_entry(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer, error: str
 ) -> None:
-    proxy.add(RenogyModule("60:98:66:ED:FC:11"))
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"address": "60:98:66:ED:FC:11"}
+    """Test before configure: the user learns why at once; once fixed, Submit adds it."""
+    (flow,) = await _discoveries(hass)
+    if (fault := FAULTS[error]) is None:
+        proxy.hold_slots(3)
+    else:
+        setattr(jbd.faults, fault, True)
+    result = await run_until_done(
+        hass, freezer, hass.config_entries.flow.async_configure(flow["flow_id"], {})
     )
-    assert result["step_id"] == "device_type"
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "bluetooth_confirm"
+    assert result["errors"] == {"base": error}
+    assert hass.config_entries.async_entries(DOMAIN) == []
+    assert proxy.opened == proxy.closed
+    assert proxy.links == {}
+
+    jbd.faults.clear()
+    proxy.hold_slots(0)
+    result = await run_until_done(
+        hass, freezer, hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_user_step_errors_and_preselects_nothing(
+    hass: HomeAssistant, jbd: SimDevice, freezer
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    (key,) = result["data_schema"].schema
+    # Optional and without a default: the frontend preselects the first option of a
+    # required select only, so nothing is picked until the user picks.
+    assert isinstance(key, vol.Optional)
+    assert key.default is vol.UNDEFINED
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {"base": "no_device_selected"}
+
+    jbd.faults.held_by_phone = True
+    result = await run_until_done(hass, freezer, hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": jbd.address}
+    ))
+    assert result["step_id"] == "user"
+    assert result["errors"] == {"base": "held_by_other"}
+    jbd.faults.held_by_phone = False
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_FAMILY: "renogy_battery"}
+        result["flow_id"], {"address": jbd.address}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {"address": "60:98:66:ED:FC:11", CONF_FAMILY: "renogy_battery",
-                              CONF_VARIANT: "legacy"}
+
+
+class RenamedJbd(JbdDevice):
+    """A JBD whose firmware advertises another name and no service UUID."""
+
+    local_name = "My Camper Battery"
+    service_uuids = ()
+    manufacturer_data = {}
+
+
+async def test_identify_unknown_device_reports_which_family_answered(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    device = proxy.add(RenamedJbd("A5:C2:37:10:00:42"))
+    assert await _discoveries(hass) == []  # no matcher knows it
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    options = result["data_schema"].schema["address"].config["options"]
+    assert [o["value"] for o in options] == ["identify"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": "identify"}
+    )
+    assert result["step_id"] == "identify"
+    options = result["data_schema"].schema["address"].config["options"]
+    assert [o["value"] for o in options] == [device.address]
+    result = await run_until_done(hass, freezer, hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": device.address}
+    ))
+    assert result["step_id"] == "identified"
+    assert result["description_placeholders"]["answered"] == get_driver("jbd").title
+    # Only families with JBD's characteristics (0xFF01/0xFF02) wrote, each its first request.
+    firsts = {get_driver(f)().requests()[0] for f in FAMILIES if get_driver(f)().requests()}
+    assert device.requests_seen
+    assert set(device.requests_seen) <= firsts
+    assert proxy.opened == proxy.closed == 1
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_FAMILY: "jbd"})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"address": device.address, CONF_FAMILY: "jbd", CONF_VARIANT: None}
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
+async def test_identify_a_device_that_speaks_no_supported_protocol(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    class Headset(SimDevice):
+        local_name = "Some Headphones"
+        service_uuids = ("0000110b-0000-1000-8000-00805f9b34fb",)
+
+    headset = proxy.add(Headset("11:22:33:44:55:66"))
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": "identify"}
+    )
+    result = await run_until_done(hass, freezer, hass.config_entries.flow.async_configure(
+        result["flow_id"], {"address": headset.address}
+    ))
+    assert result["step_id"] == "identify"
+    assert result["errors"] == {"base": "not_identified"}
+    assert headset.requests_seen == []  # it has none of our characteristics: nothing written
+    assert proxy.opened == proxy.closed == 1
 
 
 async def test_reconfigure_changes_the_protocol(hass: HomeAssistant, jbd: SimDevice) -> None:

@@ -77,9 +77,16 @@ async def add_through_ui(hass: HomeAssistant, device: SimDevice) -> Any:
     else:
         assert [f["context"]["source"] for f in ours] == [SOURCE_BLUETOOTH]
         assert ours[0]["step_id"] == "bluetooth_confirm"
-        # A Renogy BT module looks the same on batteries and controllers: the user says which.
-        user_input = {CONF_FAMILY: device.family} if device.family.startswith("renogy") else {}
-        result = await hass.config_entries.flow.async_configure(ours[0]["flow_id"], user_input)
+        result = await hass.config_entries.flow.async_configure(ours[0]["flow_id"], {})
+        if device.family.startswith("renogy"):
+            # A Renogy BT module looks the same on batteries and controllers: the flow
+            # probed it and preselects what answered; the user confirms.
+            assert result["step_id"] == "device_type"
+            (key,) = result["data_schema"].schema
+            assert key.default() == device.family
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_FAMILY: device.family}
+            )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     assert result["data"][CONF_FAMILY] == device.family
@@ -116,7 +123,8 @@ async def test_family_discovered_added_and_shown(
     coordinator = entry.runtime_data
     await coordinator.async_refresh()  # second poll over the cached link
     assert coordinator.last_update_success
-    assert (proxy.opened, device.connects) == (1, 1)
+    # the config flow's probe, then the entry's link, reused by the second poll
+    assert (proxy.opened, device.connects) == (2, 2)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert_no_leak(proxy)

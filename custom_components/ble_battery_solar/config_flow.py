@@ -20,6 +20,7 @@ from homeassistant.const import CONF_ADDRESS
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .connection import LinkError
 from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
@@ -35,7 +36,12 @@ from .const import (
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
 )
-from .protocol import DRIVERS, Advertisement, Driver, driver_for
+from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
+from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
+
+IDENTIFY = "identify"  # the user step's "Identify unknown device" choice
+# Family-specific protocols first: many BMS also expose the generic Battery Service.
+_PROBE_ORDER = sorted(FAMILIES, key=lambda f: DRIVERS[f].generic)
 
 
 def _title(info: BluetoothServiceInfoBleak) -> str:
@@ -43,28 +49,26 @@ def _title(info: BluetoothServiceInfoBleak) -> str:
     return name if name and name.replace("-", ":").upper() != info.address.upper() else info.address
 
 
-def _family_choices(driver: type[Driver]) -> list[selector.SelectOptionDict]:
-    families = [driver.family, *driver.alternatives]
-    return [selector.SelectOptionDict(value=f, label=DRIVERS[f].title) for f in families]
-
-
-def _family_schema(driver: type[Driver], default: str) -> vol.Schema:
+def _family_schema(families: list[str], default: str) -> vol.Schema:
+    options = [selector.SelectOptionDict(value=f, label=DRIVERS[f].title) for f in families]
     return vol.Schema({
         vol.Required(CONF_FAMILY, default=default): selector.SelectSelector(
-            selector.SelectSelectorConfig(options=_family_choices(driver))
+            selector.SelectSelectorConfig(options=options)
         )
     })
 
 
 class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add a BMS or solar controller found over Bluetooth."""
+    """Add a BMS or solar controller found over Bluetooth, after reading it once."""
 
     VERSION = 1
 
     def __init__(self) -> None:
         self._discovery: BluetoothServiceInfoBleak | None = None
         self._driver: type[Driver] | None = None
+        self._answered: list[str] = []
         self._choices: dict[str, tuple[BluetoothServiceInfoBleak, type[Driver]]] = {}
+        self._unknown: dict[str, BluetoothServiceInfoBleak] = {}
 
     async def async_step_bluetooth(
         self, discovery_info: BluetoothServiceInfoBleak
@@ -82,41 +86,47 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_bluetooth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask the user to confirm adding the discovered device (and its type if ambiguous)."""
+        """Ask the user to confirm; then read the device once before adding it."""
         assert self._discovery is not None
         assert self._driver is not None
+        errors: dict[str, str] = {}
         if user_input is not None:
-            family = user_input.get(CONF_FAMILY, self._driver.family)
-            return self._create(self._discovery, DRIVERS[family])
-        placeholders = {
-            "name": _title(self._discovery),
-            "model": self._driver.title,
-            "address": self._discovery.address,
-        }
-        if self._driver.alternatives:
-            return self.async_show_form(
-                step_id="bluetooth_confirm",
-                data_schema=_family_schema(self._driver, self._driver.family),
-                description_placeholders=placeholders,
-            )
+            if (error := await self._probe_known(self._discovery, self._driver)) is None:
+                return await self._after_probe(self._discovery, self._driver)
+            errors["base"] = error
         self._set_confirm_only()
         return self.async_show_form(
-            step_id="bluetooth_confirm", description_placeholders=placeholders
+            step_id="bluetooth_confirm",
+            description_placeholders={
+                "name": _title(self._discovery),
+                "model": self._driver.title,
+                "address": self._discovery.address,
+            },
+            errors=errors,
         )
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Pick from supported devices seen nearby that are not configured yet."""
+        """Pick from supported devices seen nearby that are not configured yet.
+
+        Nothing is preselected (an optional field: the frontend preselects the first
+        option of a required one), so a careless Submit adds nothing.
+        """
+        errors: dict[str, str] = {}
         if user_input is not None:
-            address = user_input[CONF_ADDRESS]
-            await self.async_set_unique_id(address, raise_on_progress=False)
-            self._abort_if_unique_id_configured()
-            info, driver = self._choices[address]
-            if driver.alternatives:
-                self._discovery, self._driver = info, driver
-                return await self.async_step_device_type()
-            return self._create(info, driver)
+            address = user_input.get(CONF_ADDRESS)
+            if address == IDENTIFY:
+                return await self.async_step_identify()
+            if address in self._choices:
+                await self.async_set_unique_id(address, raise_on_progress=False)
+                self._abort_if_unique_id_configured()
+                info, driver = self._choices[address]
+                if (error := await self._probe_known(info, driver)) is None:
+                    return await self._after_probe(info, driver)
+                errors["base"] = error
+            else:
+                errors["base"] = "no_device_selected"
 
         configured = self._async_current_ids(include_ignore=False)
         for info in async_discovered_service_info(self.hass, connectable=True):
@@ -124,7 +134,10 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
                 continue
             if (found := driver_for(info)) is not None:
                 self._choices[info.address] = (info, found)
-        if not self._choices:
+            else:  # no family, or several, claim it: the user may have it identified
+                self._unknown[info.address] = info
+        self._unknown = {a: i for a, i in self._unknown.items() if a not in configured}
+        if not self._choices and not self._unknown:
             return self.async_abort(reason="no_devices_found")
         options = [
             selector.SelectOptionDict(
@@ -132,28 +145,114 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             for address, (info, driver) in self._choices.items()
         ]
+        if self._unknown:
+            options.append(selector.SelectOptionDict(value=IDENTIFY, label=IDENTIFY))
         return self.async_show_form(
             step_id="user",
             data_schema=vol.Schema({
-                vol.Required(CONF_ADDRESS): selector.SelectSelector(
+                vol.Optional(CONF_ADDRESS): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=options, translation_key="user_choice")
+                )
+            }),
+            errors=errors,
+        )
+
+    async def async_step_identify(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Try every family's first read request on a device no matcher knows."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None and user_input.get(CONF_ADDRESS) in self._unknown:
+            address = user_input[CONF_ADDRESS]
+            await self.async_set_unique_id(address, raise_on_progress=False)
+            self._abort_if_unique_id_configured()
+            info = self._unknown[address]
+            try:
+                answered = await async_probe(
+                    self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False
+                )
+            except LinkError as err:
+                errors["base"] = form_error(err)
+            else:
+                if answered:
+                    self._discovery, self._answered = info, answered
+                    return await self.async_step_identified()
+                errors["base"] = "not_identified"
+            placeholders["name"] = _title(info)
+        elif user_input is not None:
+            errors["base"] = "no_device_selected"
+        options = [
+            selector.SelectOptionDict(value=address, label=f"{_title(info)} ({address})")
+            for address, info in self._unknown.items()
+        ]
+        return self.async_show_form(
+            step_id="identify",
+            data_schema=vol.Schema({
+                vol.Optional(CONF_ADDRESS): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=options)
                 )
             }),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_identified(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Say which families answered the unknown device; the first one is preselected."""
+        assert self._discovery is not None
+        if user_input is not None:
+            return self._create(self._discovery, DRIVERS[user_input[CONF_FAMILY]])
+        return self.async_show_form(
+            step_id="identified",
+            data_schema=_family_schema(self._answered, self._answered[0]),
+            description_placeholders={
+                "name": _title(self._discovery),
+                "answered": ", ".join(DRIVERS[f].title for f in self._answered),
+            },
         )
 
     async def async_step_device_type(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask what sits behind an adapter shared by several device types (Renogy BT-1/BT-2)."""
+        """Ask what sits behind an adapter shared by several device types (Renogy BT-1/BT-2).
+
+        The type that answered the probe is preselected.
+        """
         assert self._discovery is not None
         assert self._driver is not None
         if user_input is not None:
             return self._create(self._discovery, DRIVERS[user_input[CONF_FAMILY]])
+        answered = self._answered[0] if self._answered else self._driver.family
         return self.async_show_form(
             step_id="device_type",
-            data_schema=_family_schema(self._driver, self._driver.family),
-            description_placeholders={"name": _title(self._discovery)},
+            data_schema=_family_schema([self._driver.family, *self._driver.alternatives], answered),
+            description_placeholders={
+                "name": _title(self._discovery), "answered": DRIVERS[answered].title,
+            },
         )
+
+    async def _probe_known(
+        self, info: BluetoothServiceInfoBleak, driver: type[Driver]
+    ) -> str | None:
+        """Read the device once as its family (and the alternatives); a form error or None."""
+        try:
+            self._answered = await async_probe(
+                self.hass, info.address,
+                candidate_drivers([driver.family, *driver.alternatives], info), first_only=True,
+            )
+        except LinkError as err:
+            return form_error(err)
+        return None if self._answered else NO_ANSWER
+
+    async def _after_probe(
+        self, info: BluetoothServiceInfoBleak, driver: type[Driver]
+    ) -> ConfigFlowResult:
+        if driver.alternatives:
+            self._discovery, self._driver = info, driver
+            return await self.async_step_device_type()
+        return self._create(info, driver)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -11,7 +12,7 @@ from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .connection import (
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+_HEX_RUN = re.compile(r"request [0-9a-fA-F]{8,}")
 RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
 RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
 
@@ -63,8 +65,11 @@ class _UnavailableLogger(logging.LoggerAdapter[logging.Logger]):
             super().error(msg, *args, **kwargs)
 
 
-class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
-    """Polls one device every update interval over a cached link."""
+class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
+    """Polls one device every update interval over a cached link.
+
+    A TimestampDataUpdateCoordinator: `last_update_success_time` is the Last read sensor.
+    """
 
     config_entry: BleBatterySolarConfigEntry
 
@@ -208,7 +213,7 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.kind,
-                translation_placeholders={"address": self.address, "error": str(err)},
+                translation_placeholders={"address": self.address, "error": self._log_text(err)},
                 retry_after=RETRY_SOON if retry else None,
             ) from err
         self._cancel_path_wait_if_any()
@@ -221,3 +226,31 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
         return sample
+
+    # --- for the Connection status sensor -------------------------------------------------
+
+    _failure_kind: str | None = None
+
+    def _log_text(self, err: Exception) -> str:
+        """The error for the log line: the coordinator's name already carries the address,
+        and request bytes belong in diagnostics, not in a WARNING."""
+        text = re.sub(rf"{re.escape(self.address)} - [^:]*: ", "", str(err))  # bleak-retry-connector
+        text = text.replace(f"Device with address {self.address}", "The device")
+        return _HEX_RUN.sub("a request", text.replace(self.address, "the device"))
+
+    @callback
+    def _async_refresh_finished(self) -> None:
+        """Notify the entities when one kind of failure follows another.
+
+        HA's coordinator notifies nobody when a failed refresh follows a failed one;
+        the Connection sensor must still turn "out of range" into "held by another
+        central" (every other entity stays unavailable either way).
+        """
+        super()._async_refresh_finished()
+        kind = None if self.last_update_success else str(
+            getattr(self.last_exception, "translation_key", None) or "error"
+        )
+        changed = None not in (kind, self._failure_kind) and kind != self._failure_kind
+        self._failure_kind = kind
+        if changed:
+            self.async_update_listeners()

@@ -32,6 +32,7 @@ from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
 from .protocol import Sample
+from .status import CONNECTION, LAST_READ, ConnectionSensor, LastReadSensor
 
 PARALLEL_UPDATES = 0
 AMPERE_HOURS = "Ah"
@@ -226,6 +227,8 @@ def _candidates(sample: Sample) -> Iterator[tuple[EntityDescription, EntityFacto
             yield energy, EnergySensor
     for link in LINK_SENSORS:
         yield link, LinkSensor
+    yield CONNECTION, ConnectionSensor
+    yield LAST_READ, LastReadSensor
 
 
 class BleSensor(BleBatterySolarEntity, SensorEntity):

@@ -1,0 +1,131 @@
+"""Which protocol family answers a device: the config flow's test before configuring.
+
+A probe connects through the shared ConnectionManager (slot budget, every client
+awaited `disconnect()`), then, for each candidate family whose GATT characteristics
+the device has, sends only that family's first poll request (a documented read
+request: every request a driver writes is a read), or reads its read
+characteristic, or listens to its stream, and waits for a whole response in that
+family's framing. It never writes anything else. It is generic over the driver
+registry: a new family is probed the way it is polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
+from homeassistant.core import HomeAssistant
+
+from . import get_manager
+from .connection import CONNECT_FAILED, LINK_LOST, NO_SLOT, NOT_FOUND, TIMEOUT, LinkError
+from .protocol import DRIVERS, Advertisement, Driver, FrameError
+from .protocol.modbus import ModbusDriver, is_exception
+
+_LOGGER = logging.getLogger(__name__)
+
+# LinkError kinds → the config flow's form errors (strings.json, config.error)
+FORM_ERRORS: dict[str, str] = {
+    NOT_FOUND: "out_of_range",
+    NO_SLOT: "no_free_slot",
+    CONNECT_FAILED: "held_by_other",
+    TIMEOUT: "no_answer",
+    LINK_LOST: "link_lost",
+}
+NO_ANSWER = "no_answer"
+
+
+def form_error(err: LinkError) -> str:
+    """The form error that tells the user why the device could not be read."""
+    return FORM_ERRORS.get(err.kind, NO_ANSWER)
+
+
+def candidate_drivers(families: Sequence[str], advertisement: object) -> list[Driver]:
+    """Driver instances of the families, each in the variant the advertisement tells."""
+    adv = Advertisement.from_any(advertisement)
+    return [DRIVERS[f](DRIVERS[f].variant_for(adv)) for f in families]
+
+
+def _has_characteristics(client: BleakClient, driver: Driver) -> bool:
+    """Whether the device has every characteristic the family polls through."""
+    services = client.services
+    uuids = [u for u in (driver.notify_uuid, driver.write_uuid, driver.read_uuid) if u]
+    return bool(uuids) and all(services.get_characteristic(u) is not None for u in uuids)
+
+
+async def _answers(client: BleakClient, driver: Driver) -> bool:
+    """Whether the device answers the family's first read request in its framing."""
+    if driver.read_uuid is not None:
+        try:
+            async with asyncio.timeout(driver.response_timeout):
+                data = bytes(await client.read_gatt_char(driver.read_uuid))
+            driver.decode([data])
+        except (TimeoutError, FrameError):
+            return False
+        return True
+    assert driver.notify_uuid is not None
+    received: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def on_notify(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+        received.append(bytes(data))
+        arrived.set()
+
+    requests = driver.requests()
+    request = requests[0] if requests else None
+    await client.start_notify(driver.notify_uuid, on_notify)
+    try:
+        if request is not None:
+            assert driver.write_uuid is not None
+            await client.write_gatt_char(
+                driver.write_uuid, request, response=driver.write_with_response
+            )
+        async with asyncio.timeout(driver.response_timeout):
+            while not driver.response_complete(request, received):
+                arrived.clear()
+                await arrived.wait()
+    except (TimeoutError, FrameError):
+        return False  # silence, or bytes that are no frame of this family
+    finally:
+        with contextlib.suppress(BleakError, TimeoutError, EOFError):
+            await client.stop_notify(driver.notify_uuid)
+    if isinstance(driver, ModbusDriver):
+        # An exception reply ("illegal address") is a Modbus slave, not this device type.
+        frames, _rest = driver.frames_in(b"".join(received))
+        return any(driver.answers(request, f) and not is_exception(f) for f in frames)
+    return True
+
+
+async def async_probe(
+    hass: HomeAssistant, address: str, drivers: Sequence[Driver], *, first_only: bool
+) -> list[str]:
+    """The families (in the given order) whose first read request the device answered.
+
+    `first_only`: stop at the first family that answers. Families whose GATT
+    characteristics the device lacks are skipped without writing anything.
+    Raises LinkError when the device cannot be connected (its `kind` says why).
+    """
+    manager = get_manager(hass)
+    answered: list[str] = []
+    async with manager.session(address, drivers[0], keep_alive=0) as link:
+        client = link.client
+        for driver in drivers:
+            if not _has_characteristics(client, driver):
+                continue
+            try:
+                ok = await _answers(client, driver)
+            except (BleakError, EOFError, BrokenPipeError) as err:
+                raise LinkError(
+                    f"link lost while probing: {err or type(err).__name__}", kind=LINK_LOST
+                ) from err
+            _LOGGER.debug("%s: %s probe %s", address, driver.family,
+                          "answered" if ok else "unanswered")
+            if ok:
+                answered.append(driver.family)
+                if first_only:
+                    break
+    return answered
