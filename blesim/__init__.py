@@ -4,7 +4,9 @@ Never shipped by HACS: it lives outside custom_components/. See docs/simulator.m
 """
 
 from .catalog import DEVICE_CLASSES, FAMILIES, make_device
-from .devices import BatteryServiceDevice, Faults, JbdDevice, SimDevice
+from .devices import Faults, SimDevice
+from .families.ble_battery_service import BatteryServiceDevice
+from .families.jbd import JbdDevice
 from .model import BatteryModel, SolarModel
 from .proxy import Latency, ProxyFaults, VirtualClient, VirtualProxy
 from .replay import Replay

@@ -219,15 +219,4 @@ class SimDevice:
         return f"<{type(self).__name__} {self.name} {self.address}>"
 
 
-# Families that existed before blesim/families/ was split out stay importable from here.
-from .families.ble_battery_service import BatteryServiceDevice  # noqa: E402
-from .families.jbd import JbdDevice  # noqa: E402
-
-__all__ = [
-    "BatteryModel",
-    "BatteryServiceDevice",
-    "Faults",
-    "JbdDevice",
-    "SimDevice",
-    "uuid16",
-]
+__all__ = ["BatteryModel", "Faults", "SimDevice", "uuid16"]

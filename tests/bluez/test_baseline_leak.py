@@ -15,7 +15,8 @@ import bleak
 from bleak.exc import BleakError
 from dbus_fast.aio import MessageBus
 
-from blesim.devices import JbdDevice, uuid16
+from blesim.devices import uuid16
+from blesim.families.jbd import JbdDevice
 from fakebluez import LIMIT_ERROR, FakeBluez, PrivateSystemBus
 
 from .conftest import our_connections

@@ -24,7 +24,7 @@ import pytest
 from dbus_fast.aio import MessageBus
 from homeassistant.core import HomeAssistant
 
-from blesim.devices import BatteryServiceDevice, JbdDevice
+from blesim import BatteryServiceDevice, JbdDevice
 from custom_components.ble_battery_solar.connection import ConnectionManager, LinkError
 from custom_components.ble_battery_solar.protocol import Driver, get_driver
 from fakebluez import FakeBluez, connections_of_pid
