@@ -44,5 +44,5 @@ def test_same_requests_and_values_as_ej_on_its_own_service() -> None:
 
 def test_errors_name_the_ag_family() -> None:
     frames = [bytes.fromhex(f) for f in BY_ID["ag_2"]["frames"]]
-    with pytest.raises(ValueError, match="^ag: "):
+    with pytest.raises(ValueError, match=r"^ag: "):
         decode("ag", frames)

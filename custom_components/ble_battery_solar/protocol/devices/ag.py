@@ -44,5 +44,5 @@ class AgDriver(EjDriver):
         return AG_NAME.match(adv.local_name or "") is not None
 
     @classmethod
-    def variant_for(cls, adv: Advertisement) -> str | None:
+    def variant_for(cls, adv: Advertisement) -> str | None:  # noqa: ARG003
         return None
