@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from blesim import FAMILIES, BatteryModel, SolarModel, make_device
+from blesim import DEVICE_CLASSES, FAMILIES, BatteryModel, SolarModel, make_device
 from blesim.devices import SimDevice
 from blesim.framing import crc16_modbus, crc16_xmodem
 from blesim.replay import load_vectors
@@ -72,8 +72,9 @@ def test_encoder_output_decodes_to_the_model(family: str) -> None:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_advertisement_is_claimed_by_its_driver_only(family: str) -> None:
-    device = make_device(family, ADDRESS)
-    adv = Advertisement.from_any({**device.advertisement(), "address": ADDRESS})
+    address = getattr(DEVICE_CLASSES[family], "default_address", ADDRESS)
+    device = make_device(family, address)
+    adv = Advertisement.from_any({**device.advertisement(), "address": address})
     claimed = [d.family for d in drivers_matching(adv)]
     if family == "renogy_controller":  # BT-1/BT-2 modules look the same on both Renogy types
         assert claimed == ["renogy_battery"]

@@ -21,7 +21,15 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import format_mac
 
-from blesim import FAMILIES, Latency, SimDevice, SolarModel, VirtualProxy, make_device
+from blesim import (
+    DEVICE_CLASSES,
+    FAMILIES,
+    Latency,
+    SimDevice,
+    SolarModel,
+    VirtualProxy,
+    make_device,
+)
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import (
     CONNECT_FAILED,
@@ -35,7 +43,11 @@ from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_KEEP_ALI
 
 from .conftest import advance, make_entry, run_until_done, setup_entry
 
-ADDRESSES = {family: f"5E:51:00:00:00:{i + 1:02X}" for i, family in enumerate(FAMILIES)}
+# A family recognised by its module vendor's address prefix names its own test address.
+ADDRESSES = {
+    family: getattr(DEVICE_CLASSES[family], "default_address", None) or f"5E:51:00:00:00:{i + 1:02X}"
+    for i, family in enumerate(FAMILIES)
+}
 
 
 def device_of(family: str, **kwargs: Any) -> SimDevice:
