@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
@@ -14,7 +16,10 @@ from .connection import ConnectionManager
 from .const import CONF_FAMILY, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
 from .dbus_monitor import DBusConnectionMonitor
+from .options import validate_options
 from .protocol import FAMILIES
+
+_LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 
@@ -39,6 +44,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
             translation_key="unknown_family",
             translation_placeholders={"family": str(entry.data.get(CONF_FAMILY))},
         )
+    options, corrections = validate_options(entry.options)
+    if corrections:
+        _LOGGER.warning(
+            "%s: corrected stored options that the options form would have rejected: %s",
+            entry.title, "; ".join(corrections),
+        )
+        hass.config_entries.async_update_entry(entry, options=options)
     coordinator = BleBatterySolarCoordinator(hass, entry, get_manager(hass))
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
@@ -67,7 +79,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         entry.runtime_data.async_shutdown_extras()
-        await entry.runtime_data.manager.release(entry.runtime_data.address)
+        # a connect in flight (it may hang for a minute) is cancelled, not waited for
+        await entry.runtime_data.manager.abort(entry.runtime_data.address)
         others = [
             e for e in hass.config_entries.async_loaded_entries(DOMAIN)
             if e.entry_id != entry.entry_id

@@ -102,6 +102,8 @@ class ConnectionManager(SlotPolicy):
         self._locks: dict[str, asyncio.Lock] = {}
         self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        # address -> the task running its operation (connect and poll), to abort on unload
+        self._operations: dict[str, asyncio.Task[Any]] = {}
         self.stats: dict[str, DeviceStats] = {}
         self.peak_open = 0
         self.failed_disconnects = 0
@@ -165,7 +167,12 @@ class ConnectionManager(SlotPolicy):
                 await self._drop(address, "stale link")
                 link = None
             if link is None:
-                link = await self._connect(address, driver)
+                if (task := asyncio.current_task()) is not None:
+                    self._operations[address] = task
+                try:
+                    link = await self._connect(address, driver)
+                finally:
+                    self._operations.pop(address, None)
             else:
                 stats.reuses += 1
             link.in_use = True
@@ -211,12 +218,14 @@ class ConnectionManager(SlotPolicy):
         reconnects = 0
         while True:
             try:
-                return await self._poll_once(
+                sample = await self._poll_once(
                     address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline
                 )
             except LinkError as err:
                 if (
                     err.link_was_lost
+                    # a glitch of a healthy device; one that keeps failing waits its turn
+                    and stats.failure_streak == 0
                     and reconnects < self.POLL_RECONNECTS
                     and not self._stopping
                     and (deadline is None or deadline - loop.time() >= driver.response_timeout)
@@ -226,8 +235,11 @@ class ConnectionManager(SlotPolicy):
                     _LOGGER.debug("%s: link lost mid-poll, reconnecting: %s", address, err)
                     continue
                 stats.failures[err.kind] += 1
+                stats.failure_streak += 1
                 stats.last_error = f"{err.kind}: {err}"
                 raise
+            stats.failure_streak = 0
+            return sample
 
     async def _poll_once(
         self, address: str, driver: Driver, *, keep_alive: float, interval: float | None,
@@ -255,6 +267,17 @@ class ConnectionManager(SlotPolicy):
                 raise lost from err
             except TimeoutError as err:
                 raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
+
+    async def abort(self, address: str) -> None:
+        """Cancel a connect to the device in flight at once, then close its link (unload).
+
+        The cancelled connect still awaits the disconnect of any client it created.
+        """
+        task = self._operations.get(address)
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            _LOGGER.debug("%s: cancelling the connect in flight", address)
+            task.cancel(f"{address}: unloading")
+        await self.release(address)
 
     async def release(self, address: str) -> None:
         """Close the device's link now (unload, options change, 'release' button)."""

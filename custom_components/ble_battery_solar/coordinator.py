@@ -37,6 +37,7 @@ from .const import (
 )
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
+from .options import validate_options
 from .protocol import Sample, get_driver
 
 if TYPE_CHECKING:
@@ -80,13 +81,18 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.family: str = entry.data[CONF_FAMILY]
         self.driver = get_driver(self.family)(entry.data.get(CONF_VARIANT))
         self.manager = manager
-        self.keep_alive = float(entry.options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))
+        options, _ = validate_options(entry.options)
+        self.keep_alive = float(options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))
         self.energy = EnergyIntegrator()
         self.health = DeviceHealth(hass, entry.entry_id, entry.title)
         self.released_until: datetime | None = None
         self._cancel_resume: CALLBACK_TYPE | None = None
         self._cancel_path_wait: CALLBACK_TYPE | None = None
-        interval = entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+        self._energy_listeners: list[CALLBACK_TYPE] = []
+        self._energy_added = False  # the latest poll added to the energy totals
+        self._data_before: Sample | None = None
+        self._read_on_advertisement = True  # once per failure streak
+        interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
             cast(logging.Logger, _UnavailableLogger(_LOGGER)),
@@ -98,7 +104,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
 
     async def async_apply_options(self) -> None:
         """Apply changed options at once, without a reload."""
-        options = self.config_entry.options
+        options, _ = validate_options(self.config_entry.options)
         self.keep_alive = float(options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))
         self.update_interval = timedelta(
             seconds=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
@@ -111,7 +117,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
 
     async def async_release_for_app(self) -> None:
         """Close the link and pause polling so the vendor's phone app can connect."""
-        minutes = self.config_entry.options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES)
+        options, _ = validate_options(self.config_entry.options)
+        minutes = options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES)
         self._cancel_resume_timer()
         self.released_until = dt_util.utcnow() + timedelta(minutes=minutes)
         self._cancel_resume = async_call_later(self.hass, minutes * 60, self._async_resume)
@@ -146,12 +153,53 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     def _on_reachable(self) -> None:
         """An adapter or proxy that came (back) online hears the device."""
         self._cancel_path_wait = None
-        self._read_again_if_failing()
+        self._read_again_if_failing(once_per_streak=False)
 
     @callback
-    def _read_again_if_failing(self) -> None:
-        if not self.last_update_success and self.released_until is None:
+    def _read_again_if_failing(self, *, once_per_streak: bool = True) -> None:
+        """Read now if the last read failed, once per failure streak.
+
+        A device that fails every read while its advertisement keeps changing would
+        otherwise be connected on every advertisement (a reconnect storm): after the
+        first early read it waits for its interval like any other failing device. An
+        adapter or proxy coming (back) online is a new path and always worth a read.
+        """
+        if (
+            not self.last_update_success
+            and self.released_until is None
+            and (self._read_on_advertisement or not once_per_streak)
+        ):
+            self._read_on_advertisement = False
             self.hass.async_create_task(self.async_request_refresh(), eager_start=True)
+
+    # --- energy -------------------------------------------------------------------------
+
+    @callback
+    def async_add_energy_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update` after every successful poll (energy grows while readings are steady).
+
+        The coordinator tells its entities only about changed data; an energy total
+        grows on every poll, so its sensors listen here too. Returns the unsubscribe.
+        """
+        self._energy_listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            if update in self._energy_listeners:
+                self._energy_listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _async_refresh_finished(self) -> None:
+        """After a successful poll whose data did not change, update the energy sensors.
+
+        (When the data changed, every entity is updated anyway.)
+        """
+        added, self._energy_added = self._energy_added, False
+        if added and self.last_update_success and self.data == self._data_before:
+            for update in list(self._energy_listeners):
+                update()
 
     def _cancel_path_wait_if_any(self) -> None:
         if self._cancel_path_wait is not None:
@@ -174,6 +222,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         return info.rssi if info is not None else None
 
     async def _async_update_data(self) -> Sample:
+        self._data_before = self.data if self.last_update_success else None
+        self._energy_added = False
         if self.released_until is not None:
             self.energy.break_chain()
             raise UpdateFailed(
@@ -217,6 +267,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
                 retry_after=RETRY_SOON if retry else None,
             ) from err
         self._cancel_path_wait_if_any()
+        self._read_on_advertisement = True
         done = time.monotonic()
         self.health.succeeded(
             done, self.manager.device_stats(self.address), self.keep_alive, interval
@@ -225,6 +276,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             done, sample.get("power"), sample.get("pv_power"),
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
+        self._energy_added = True
         return sample
 
     # --- for the Connection status sensor -------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient
@@ -27,6 +27,8 @@ _LOGGER = logging.getLogger(__name__)
 
 POLL_RETRIES = 2  # same-link retries of a malformed, missing or incomplete response
 MIN_RETRY_TIME = 1.0  # s of the poll's budget a retry needs at least
+GATT_TIMEOUT = 10.0  # s a GATT write or notification subscription may take
+MAX_BUFFERED_BYTES = 32 * 1024  # notification bytes a link keeps during one poll
 
 # Failure kinds, also the translation keys of the coordinator's errors.
 NOT_FOUND = "device_not_found"
@@ -75,6 +77,8 @@ class Link:
         self.lost = False
         self._subscribed = False
         self._notifications: list[bytes] = []
+        self._buffered = 0  # bytes in _notifications
+        self._collecting = False  # a poll is waiting for notifications
         self._arrived = asyncio.Event()
         self.received: list[bytes] = []  # notifications of the latest poll, for diagnostics
 
@@ -89,13 +93,49 @@ class Link:
         self._arrived.set()
 
     def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        """Keep what a running poll can use; drop (and count) everything else.
+
+        Between polls no request is waiting, so nothing is kept: a device (or anything
+        posing as one) that floods the link costs no memory. During a poll at most
+        MAX_BUFFERED_BYTES are kept; a flood beyond that spoils the attempt, which
+        then times out and is asked again.
+        """
+        if not self._collecting or self._buffered + len(data) > MAX_BUFFERED_BYTES:
+            if self.stats is not None:
+                self.stats.dropped_notifications += 1
+                self.stats.dropped_bytes += len(data)
+            return
         self._notifications.append(bytes(data))
+        self._buffered += len(data)
         self._arrived.set()
+
+    def _start_collecting(self) -> None:
+        self._notifications = []
+        self._buffered = 0
+        self.received = self._notifications
+        self._collecting = True
+
+    async def _bounded[T](self, what: str, operation: Awaitable[T]) -> T:
+        """A GATT operation that fails as a timeout when it does not complete in time.
+
+        A device or proxy that accepts a write or a subscription and never confirms
+        it would otherwise hold the device (and its lock) forever.
+        """
+        try:
+            async with asyncio.timeout(GATT_TIMEOUT):
+                return await operation
+        except TimeoutError:
+            raise LinkError(
+                f"{what} did not complete within {GATT_TIMEOUT:.0f} s", kind=TIMEOUT
+            ) from None
 
     async def _ensure_subscribed(self) -> None:
         if self._subscribed or self.driver.notify_uuid is None:
             return
-        await self.client.start_notify(self.driver.notify_uuid, self._on_notify)
+        await self._bounded(
+            "enabling notifications",
+            self.client.start_notify(self.driver.notify_uuid, self._on_notify),
+        )
         self._subscribed = True
 
     async def poll(self, *, retries: int = POLL_RETRIES, deadline: float | None = None) -> Sample:
@@ -142,18 +182,26 @@ class Link:
                 ) from None
             self.received = [data]
             return driver.decode([data])
-        await self._ensure_subscribed()
-        self._notifications.clear()  # stale stream data, or a failed attempt's answer
-        self.received = self._notifications
         requests: Sequence[bytes | None] = driver.requests() or [None]
-        for request in requests:
-            start = len(self._notifications)
-            if request is not None:
-                assert driver.write_uuid is not None
-                await self.client.write_gatt_char(
-                    driver.write_uuid, request, response=driver.write_with_response
-                )
-            await self._wait_for_response(request, start, wait)
+        self._start_collecting()
+        try:
+            # A streaming device's first frame may arrive with the subscription's reply.
+            await self._ensure_subscribed()
+            if requests[0] is not None:
+                self._start_collecting()  # stale stream data: only answers count
+            for request in requests:
+                start = len(self._notifications)
+                if request is not None:
+                    assert driver.write_uuid is not None
+                    await self._bounded(
+                        "a GATT write",
+                        self.client.write_gatt_char(
+                            driver.write_uuid, request, response=driver.write_with_response
+                        ),
+                    )
+                await self._wait_for_response(request, start, wait)
+        finally:
+            self._collecting = False
         return driver.decode(self.received, live=True)
 
     async def _wait_for_response(self, request: bytes | None, start: int, wait: float) -> None:

@@ -270,6 +270,8 @@ class EnergySensor(BleBatterySolarEntity, RestoreSensor):
     async def async_added_to_hass(self) -> None:
         """Continue counting from the last stored total."""
         await super().async_added_to_hass()
+        # every successful poll adds energy, also when the readings did not change
+        self.async_on_remove(self.coordinator.async_add_energy_listener(self.async_write_ha_state))
         last = await self.async_get_last_sensor_data()
         if last is None or not isinstance(last.native_value, (int, float)):
             return

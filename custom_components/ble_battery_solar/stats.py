@@ -18,6 +18,9 @@ class DeviceStats:
     slot_waits: int = 0
     retries: int = 0  # same-link retries of a malformed, missing or incomplete response
     reconnects: int = 0  # links lost mid-poll and reconnected within the same poll
+    failure_streak: int = 0  # polls failed in a row (0 after a success)
+    dropped_notifications: int = 0  # notifications no request could use (or over the cap)
+    dropped_bytes: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     last_error: str | None = None
     last_connect_seconds: float | None = None
@@ -40,6 +43,9 @@ class DeviceStats:
             "slot_waits": self.slot_waits,
             "retries": self.retries,
             "reconnects": self.reconnects,
+            "failure_streak": self.failure_streak,
+            "dropped_notifications": self.dropped_notifications,
+            "dropped_bytes": self.dropped_bytes,
             "failures": dict(self.failures),
             "last_error": self.last_error,
             "last_connect_seconds": self.last_connect_seconds,

@@ -1,0 +1,90 @@
+"""Options of a configured device, validated when the entry loads.
+
+The options form rejects bad values, but options can also come from an older
+version, a restored backup or an edited storage file. Whatever is stored, the
+coordinator gets numbers in the documented ranges; each correction is
+reported so the owner knows what was changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .const import (
+    CONF_KEEP_ALIVE,
+    CONF_RELEASE_MINUTES,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_RELEASE_MINUTES,
+    DEFAULT_UPDATE_INTERVAL,
+    MAX_KEEP_ALIVE,
+    MAX_RELEASE_MINUTES,
+    MAX_UPDATE_INTERVAL,
+    MIN_UPDATE_INTERVAL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionRange:
+    """The documented range and default of one numeric option."""
+
+    key: str
+    default: int
+    minimum: int
+    maximum: int
+
+
+RANGES = (
+    OptionRange(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL,
+                MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL),
+    OptionRange(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE, 0, MAX_KEEP_ALIVE),
+    OptionRange(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES, 1, MAX_RELEASE_MINUTES),
+)
+
+
+def _number(value: Any) -> float | None:
+    """The value as a finite number, or None (bools and non-numeric text are not numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def validate_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Options with every numeric option a whole number in its range; what was corrected.
+
+    A missing option stays missing (its default applies); one that is not a finite
+    number gets its default; one out of range is clamped to the nearest bound.
+    """
+    fixed = dict(options)
+    corrections: list[str] = []
+    for spec in RANGES:
+        if spec.key not in options:
+            continue
+        raw = options[spec.key]
+        number = _number(raw)
+        if number is None:
+            value = spec.default
+            corrections.append(f"{spec.key}={raw!r} is not a number: using {value}")
+        else:
+            value = int(min(max(round(number), spec.minimum), spec.maximum))
+            if not spec.minimum <= number <= spec.maximum:
+                corrections.append(
+                    f"{spec.key}={raw!r} is outside {spec.minimum}..{spec.maximum}: using {value}"
+                )
+            elif isinstance(raw, str):
+                corrections.append(f"{spec.key}={raw!r} is text, not a number: using {value}")
+            elif value != number:
+                corrections.append(f"{spec.key}={raw!r} is not a whole number: using {value}")
+        if type(raw) is not int or raw != value:
+            fixed[spec.key] = value
+    return fixed, corrections
