@@ -1,4 +1,4 @@
-"""Loads the captured frames and advertisements (../shared/vectors, else tests/fixtures)."""
+"""Loads the captured frames and advertisements (../shared/vectors and tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ _FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def _load(name: str) -> list[dict[str, Any]]:
-    path = _SHARED / name if (_SHARED / name).exists() else _FIXTURES / name
-    return json.loads(path.read_text())
+    """The shared vectors, plus those only in tests/fixtures (matched by id)."""
+    fixtures: list[dict[str, Any]] = json.loads((_FIXTURES / name).read_text())
+    if not (_SHARED / name).exists():
+        return fixtures
+    shared: list[dict[str, Any]] = json.loads((_SHARED / name).read_text())
+    known = {v["id"] for v in shared}
+    return shared + [v for v in fixtures if v["id"] not in known]
 
 
 VECTORS = _load("vectors.json")
