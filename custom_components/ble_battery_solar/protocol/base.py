@@ -27,7 +27,6 @@ Rules every family gets from here:
 
 from __future__ import annotations
 
-import binascii
 import fnmatch
 import math
 import re
@@ -38,7 +37,15 @@ from functools import lru_cache
 from typing import Any, ClassVar, Literal, TypedDict
 
 from .checks import check_plausible
+from .checksums import crc16_modbus, crc16_xmodem, sum8, sum16
 from .models import Advertisement, FrameError, Sample
+
+# the checksums live in checksums.py; drivers import them from here
+__all__ = [
+    "NEED_MORE", "Advertisement", "Driver", "Field", "FrameError", "Matcher", "Sample", "crc16_modbus", "crc16_xmodem", "finish_sample",
+    "matcher_matches", "read_fields", "read_int", "split_frames", "sum8", "sum16", "uuid16",
+    "values_list",
+]
 
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
@@ -82,34 +89,6 @@ def matcher_matches(matcher: Matcher, adv: Advertisement) -> bool:
     return pattern is None or (
         adv.local_name is not None and _name_pattern(pattern).match(adv.local_name) is not None
     )
-
-
-# --- checksums -------------------------------------------------------------------
-
-
-def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF); sent little-endian."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def crc16_xmodem(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/XMODEM (poly 0x1021, init 0); sent big-endian. The standard library's CRC-CCITT."""
-    return binascii.crc_hqx(data, 0)
-
-
-def sum8(data: bytes | bytearray | memoryview) -> int:
-    """Sum of bytes modulo 256."""
-    return sum(data) & 0xFF
-
-
-def sum16(data: bytes | bytearray | memoryview) -> int:
-    """Sum of bytes modulo 65536."""
-    return sum(data) & 0xFFFF
 
 
 # --- field tables ----------------------------------------------------------------
