@@ -140,10 +140,9 @@ def test_frames_of_both_protocols_split() -> None:
 def test_framing_errors() -> None:
     with pytest.raises(FrameError, match="ant: frame does not end with AA 55 after 168 bytes"):
         decode("ant", [NEW[:-1] + b"\x56"])
-    with pytest.raises(FrameError, match="ant: frame starts with 7e a2 11"):
+    with pytest.raises(FrameError, match=r"ant: (no complete frame|truncated frame)"):
         decode("ant", [b"\x7e\xa2" + NEW[2:]])
-    with pytest.raises(FrameError, match="ant: frame starts with 00"):
-        decode("ant", [NEW, b"\x00"])
+    assert decode("ant", [NEW, b"\x00"]) == decode("ant", [NEW])  # trailing junk skipped
 
 
 # --- 7E A1 protocol ----------------------------------------------------------------------
@@ -175,11 +174,11 @@ def test_new_protocol_errors() -> None:
         decode("ant", [new_fixed({9: b"\x20"}, NEW_8S)])  # 32 cells do not fit this frame
 
 
-@pytest.mark.parametrize(("offset", "message"), [(42, "state of charge 101"),
-                                                 (44, "state of health 101")])
+@pytest.mark.parametrize(("offset", "message"), [(42, "battery_level 101"),
+                                                 (44, "battery_health 101")])
 def test_new_protocol_percentages_above_100(offset: int, message: str) -> None:
     frame = new_fixed({offset + SHIFT: (101).to_bytes(2, "little")})
-    with pytest.raises(FrameError, match=f"ant: {message} % is above 100"):
+    with pytest.raises(FrameError, match=f"ant: {message} % is outside 0-100 %"):
         decode("ant", [frame])
 
 
@@ -241,5 +240,5 @@ def test_legacy_errors() -> None:
         decode("ant", [legacy_fixed({3: b"\xfe"})])
     with pytest.raises(FrameError, match="ant: impossible cell count 33"):
         decode("ant", [legacy_fixed({123: b"\x21"})])
-    with pytest.raises(FrameError, match="ant: state of charge 101 % is above 100"):
+    with pytest.raises(FrameError, match="ant: battery_level 101 % is outside 0-100 %"):
         decode("ant", [legacy_fixed({74: b"\x65"})])

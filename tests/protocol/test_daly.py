@@ -117,7 +117,7 @@ def test_exception_reply_to_status_is_rejected() -> None:
 @pytest.mark.parametrize(("offset", "value", "message"), [
     (98, b"\x00\x21", "33 cells reported"),
     (100, b"\x00\x09", "9 temperature sensors"),
-    (84, b"\x03\xe9", "state of charge 100.1 % is above 100"),
+    (84, b"\x03\xe9", "battery_level 100.1 % is outside 0-100 %"),
 ])
 def test_impossible_values_are_rejected(offset: int, value: bytes, message: str) -> None:
     with pytest.raises(FrameError, match=f"daly: {message}"):
@@ -125,9 +125,9 @@ def test_impossible_values_are_rejected(offset: int, value: bytes, message: str)
 
 
 def test_framing_errors() -> None:
-    with pytest.raises(FrameError, match=r"daly: .*slave id 0x01"):
+    with pytest.raises(FrameError, match=r"daly: (no complete frame|truncated frame)"):
         decode("daly", [b"\x01" + STATUS_FRAME[1:]])
-    with pytest.raises(FrameError, match=r"daly: .*function code 0x10"):
+    with pytest.raises(FrameError, match=r"daly: (no complete frame|truncated frame)"):
         decode("daly", [b"\xd2\x10" + STATUS_FRAME[2:]])
     with pytest.raises(FrameError, match=r"daly: .*answers no outstanding request"):
         decode("daly", [response(b"\x00\x01")])

@@ -71,8 +71,8 @@ def test_optional_registers_present() -> None:
 
 
 @pytest.mark.parametrize(("offset", "value", "message"), [
-    (48, b"\x00\x65", "battery_level 101 % is above 100"),
-    (46, b"\x00\x65", "battery_health 101 % is above 100"),
+    (48, b"\x00\x65", "battery_level 101 % is outside 0-100 %"),
+    (46, b"\x00\x65", "battery_health 101 % is outside 0-100 %"),
     (72, b"\x00\x11", "17 cells reported"),
 ])
 def test_impossible_values_are_rejected(offset: int, value: bytes, message: str) -> None:
@@ -85,7 +85,7 @@ def test_framing_errors() -> None:
     exception += crc16_modbus(exception).to_bytes(2, "little")
     with pytest.raises(FrameError, match=r"eg4: Modbus exception 0x02 in reply to the status"):
         decode("eg4", [exception])
-    with pytest.raises(FrameError, match=r"eg4: .*slave id 0x02"):
+    with pytest.raises(FrameError, match=r"eg4: (no complete frame|truncated frame)"):
         decode("eg4", [b"\x02" + STATUS[1:]])
     with pytest.raises(FrameError, match=r"eg4: .*answers no outstanding request"):
         decode("eg4", [STATUS, STATUS])

@@ -33,6 +33,12 @@ def _check(family: str, frames: list[bytes]) -> None:
         message = str(err)
         assert family in message
         return
+    for pack in sample.get("packs", []):
+        _check_values(family, pack)
+    _check_values(family, {k: v for k, v in sample.items() if k != "packs"})
+
+
+def _check_values(family: str, sample: dict) -> None:
     for key, value in sample.items():
         for v in value if isinstance(value, list) else [value]:
             assert isinstance(v, (int, float, str, bool)), (key, v)

@@ -39,7 +39,7 @@ def test_short_header_waits() -> None:
 
 
 def test_wrong_header_is_rejected() -> None:
-    with pytest.raises(FrameError, match="jbd: frame starts with 0xAA"):
+    with pytest.raises(FrameError, match=r"jbd: (no complete frame|truncated frame)"):
         decode("jbd", [b"\xaa" + BASIC[1:]])
 
 
@@ -53,9 +53,9 @@ def test_odd_cell_payload_is_rejected() -> None:
         decode("jbd", [BASIC, frame(0x04, b"\x0f\x45\x0f")])
 
 
-def test_unexpected_command_is_rejected() -> None:
-    with pytest.raises(FrameError, match="unexpected response to command 0x07"):
-        decode("jbd", [BASIC, frame(0x07, b"\x00")])
+def test_unexpected_command_is_skipped() -> None:
+    # 0x07 is no register this driver reads: the bytes are not a frame of the poll
+    assert decode("jbd", [BASIC, frame(0x07, b"\x00")]) == decode("jbd", [BASIC])
 
 
 def test_hardware_version_is_decoded() -> None:
@@ -78,7 +78,7 @@ def test_payload_too_short_for_the_field_table_is_rejected() -> None:
 def test_state_of_charge_above_100_is_rejected() -> None:
     data = bytearray(BASIC[4:-3])
     data[19] = 101
-    with pytest.raises(FrameError, match="state of charge 101"):
+    with pytest.raises(FrameError, match="battery_level 101"):
         decode("jbd", [frame(0x03, bytes(data))])
 
 

@@ -113,14 +113,14 @@ def test_two_frames_in_one_stream() -> None:
 
 
 def test_wrong_header_is_rejected() -> None:
-    with pytest.raises(FrameError, match="litime: frame starts with 01 00, expected 00 00"):
+    with pytest.raises(FrameError, match=r"litime: (no complete frame|truncated frame)"):
         decode("litime", [b"\x01" + STATUS[1:]])
-    with pytest.raises(FrameError, match="litime: frame starts with 00 01"):
-        decode("litime", [STATUS, b"\x00\x01"])
+    # bytes after the frame that cannot start one are skipped
+    assert decode("litime", [STATUS, b"\x00\x01"]) == decode("litime", [STATUS])
 
 
 def test_impossible_length_is_rejected() -> None:
-    with pytest.raises(FrameError, match="litime: declared length 3 is too short"):
+    with pytest.raises(FrameError, match="litime: no complete frame"):
         decode("litime", [b"\x00\x00\x03\x01\x93\x55\xaa"])
 
 
@@ -140,7 +140,7 @@ def test_bad_checksum_and_wrong_command() -> None:
 
 @pytest.mark.parametrize(("offset", "key"), [(90, "battery_level"), (92, "battery_health")])
 def test_percentages_above_100_are_rejected(offset: int, key: str) -> None:
-    with pytest.raises(FrameError, match=f"litime: {key} 101 % is above 100"):
+    with pytest.raises(FrameError, match=f"litime: {key} 101 % is outside 0-100 %"):
         decode("litime", [fixed(STATUS, {offset: (101).to_bytes(2, "little")})])
 
 

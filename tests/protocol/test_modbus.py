@@ -8,6 +8,7 @@ from custom_components.ble_battery_solar.protocol import FrameError
 from custom_components.ble_battery_solar.protocol.base import crc16_modbus
 from custom_components.ble_battery_solar.protocol.modbus import (
     Block,
+    ModbusDriver,
     answers,
     assign,
     block_for_request,
@@ -15,7 +16,6 @@ from custom_components.ble_battery_solar.protocol.modbus import (
     is_exception,
     payload,
     read_request,
-    split,
 )
 
 
@@ -49,19 +49,37 @@ def test_crc_payload_and_exception() -> None:
     assert not is_exception(RESPONSE)
 
 
+class _Fam(ModbusDriver):
+    """A minimal Modbus family: slave 0x01, function 0x03."""
+
+    family = "fam"
+    service_uuid = "x"
+    slaves = frozenset({0x01})
+
+    def poll(self) -> list[Block]:
+        return [HOLDING]
+
+    def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> dict:
+        return {"voltage": float(self.require(tied, HOLDING.name)[1])}
+
+
 def test_split_whole_frames_exceptions_and_tail() -> None:
-    frames, rest = split("fam", RESPONSE + EXCEPTION + RESPONSE[:4], {0x01}, {0x03})
+    frames, rest = _Fam().frames_in(RESPONSE + EXCEPTION + RESPONSE[:4])
     assert frames == [RESPONSE, EXCEPTION]
     assert rest == RESPONSE[:4]
-    assert split("fam", RESPONSE[:2], {0x01}, {0x03}) == ([], RESPONSE[:2])
-    assert split("fam", EXCEPTION[:4], {0x01}, {0x03}) == ([], EXCEPTION[:4])
+    assert _Fam().frames_in(RESPONSE[:2]) == ([], RESPONSE[:2])
+    assert _Fam().frames_in(RESPONSE[:1]) == ([], RESPONSE[:1])
+    assert _Fam().frames_in(EXCEPTION[:4]) == ([], EXCEPTION[:4])
 
 
-def test_split_rejects_foreign_slave_and_function() -> None:
-    with pytest.raises(FrameError, match=r"fam: .*slave id 0x02"):
-        split("fam", b"\x02" + RESPONSE[1:], {0x01}, {0x03})
-    with pytest.raises(FrameError, match=r"fam: .*function code 0x06"):
-        split("fam", b"\x01\x06\x00\x00", {0x01}, {0x03})
+def test_split_skips_foreign_slave_and_function() -> None:
+    assert _Fam().frames_in(b"\x02\x03" + RESPONSE) == ([RESPONSE], b"")
+    assert _Fam().frames_in(b"\x01\x06\x00\x00" + RESPONSE) == ([RESPONSE], b"")
+    with pytest.raises(FrameError, match="fam: no complete frame"):
+        _Fam().decode([b"\x02" + RESPONSE[1:]])
+    with pytest.raises(FrameError, match="fam: bad CRC in response of slave 0x01"):
+        _Fam().decode([RESPONSE[:-1] + bytes([RESPONSE[-1] ^ 1])])
+    assert _Fam().decode([b"\x00\x00" + RESPONSE + b"\x00"])["voltage"] == 1.0
 
 
 def test_block_answered_by() -> None:

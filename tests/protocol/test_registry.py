@@ -85,12 +85,12 @@ def test_field_beyond_payload_names_family_and_field() -> None:
 
 
 def test_derived_values() -> None:
-    sample = finish_sample("x", {"voltage": 13.0, "current": -2.0, "cycle_charge": 50.0,
+    sample = finish_sample("x", {"voltage": 6.5, "current": -2.0, "cycle_charge": 50.0,
                                  "design_capacity": 100.0, "cell_voltages": [3.2, 3.3],
                                  "pv_voltage": 20.0, "pv_current": 1.5})
-    assert sample["power"] == -26.0
+    assert sample["power"] == -13.0
     assert sample["battery_level"] == 50.0
-    assert sample["cycle_capacity"] == 650.0
+    assert sample["cycle_capacity"] == 325.0
     assert sample["runtime"] == 90000
     assert sample["delta_voltage"] == 0.1
     assert sample["cell_count"] == 2

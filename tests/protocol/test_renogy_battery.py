@@ -143,10 +143,8 @@ def test_impossible_values_are_rejected(frame: int, offset: int, value: bytes,
 
 
 def test_framing_errors() -> None:
-    with pytest.raises(FrameError, match=r"renogy_battery: .*slave id 0x31"):
-        decode("renogy_battery", [response(LEGACY[0][3:-2], slave=0x31)])
-    with pytest.raises(FrameError, match=r"renogy_battery: .*answers no outstanding request"):
-        decode("renogy_battery", [LEGACY[0], RNGPRO[1]])  # slaves mixed in one poll
+    with pytest.raises(FrameError, match=r"renogy_battery: (no complete frame|truncated frame)"):
+        decode("renogy_battery", [response(LEGACY[0][3:-2], slave=0x40)])
     with pytest.raises(FrameError, match=r"renogy_battery: .*answers no outstanding request"):
         decode("renogy_battery", [LEGACY[1], LEGACY[0]])  # out of poll order
     body = b"\x30\x83\x02"

@@ -129,7 +129,7 @@ def test_other_slave_ids_are_accepted_consistently() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(FrameError, match=r"renogy_controller: state of charge 101 %"):
+    with pytest.raises(FrameError, match=r"renogy_controller: battery_level 101 %"):
         decode("renogy_controller", [patched(CHARGING, 0, b"\x00\x65")])
     with pytest.raises(FrameError, match=r"renogy_controller: response to the charging"):
         decode("renogy_controller", [MODEL])
@@ -137,7 +137,7 @@ def test_errors() -> None:
     exception += crc16_modbus(exception).to_bytes(2, "little")
     with pytest.raises(FrameError, match=r"renogy_controller: response to the charging"):
         decode("renogy_controller", [exception])  # an exception to the model read
-    with pytest.raises(FrameError, match=r"renogy_controller: .*slave id 0x00"):
+    with pytest.raises(FrameError, match=r"renogy_controller: (no complete frame|truncated frame)"):
         decode("renogy_controller", [b"\x00" + CHARGING[1:]])
-    with pytest.raises(FrameError, match=r"renogy_controller: .*function code 0x04"):
+    with pytest.raises(FrameError, match=r"renogy_controller: (no complete frame|truncated frame)"):
         decode("renogy_controller", [b"\xff\x04" + CHARGING[2:]])

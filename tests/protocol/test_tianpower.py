@@ -83,7 +83,9 @@ def test_later_polls_request_only_the_cell_blocks_in_use() -> None:
     driver.decode(FRAMES)
     assert driver.cell_count == 16
     assert [r[2] for r in driver.requests()] == [0x83, 0x84, 0x85, 0x87, 0x88, 0x89]
-    driver.decode(with_blocks(general(cells=4)))
+    status = bytearray(BY_CMD[0x83])
+    status[5:7] = (1368).to_bytes(2, "big")  # 13.68 V: the four cells left
+    driver.decode(with_blocks(general(cells=4), bytes(status)))
     assert [r[2] for r in driver.requests()] == [0x83, 0x84, 0x85, 0x87, 0x88]
     # more cells than the last poll asked for: this poll fails, the next one asks for them
     with pytest.raises(FrameError, match="tianpower: 16 cells but no cell block 0x89"):
@@ -107,9 +109,9 @@ def test_request_frame_map() -> None:
 
 def test_framing_errors() -> None:
     good = FRAMES[0]
-    with pytest.raises(FrameError, match="tianpower: frame starts with 0xAA, expected 0x55"):
+    with pytest.raises(FrameError, match=r"tianpower: (no complete frame|truncated frame)"):
         decode("tianpower", [b"\xaa" + good[1:]])
-    with pytest.raises(FrameError, match="tianpower: frame length byte 21, expected 20"):
+    with pytest.raises(FrameError, match=r"tianpower: (no complete frame|truncated frame)"):
         decode("tianpower", [good[:1] + b"\x15" + good[2:]])
     with pytest.raises(FrameError, match="tianpower: frame ends with 0x00, expected 0xAA"):
         decode("tianpower", [good[:-1] + b"\x00"])
@@ -123,9 +125,9 @@ def test_incomplete_frame_is_the_tail(cut: int) -> None:
 # --- blocks ------------------------------------------------------------------------------
 
 
-def test_unknown_block_is_rejected() -> None:
-    with pytest.raises(FrameError, match="tianpower: unexpected response to command 0x86"):
-        decode("tianpower", [*FRAMES, block(0x86, b"")])
+def test_unknown_block_is_skipped() -> None:
+    # a 0x86 "frame" is not one of the blocks the BMS answers with: framing skips it
+    assert decode("tianpower", [*FRAMES, block(0x86, b"")]) == decode("tianpower", FRAMES)
 
 
 @pytest.mark.parametrize("cmd", [0x83, 0x84, 0x85, 0x87])
@@ -164,7 +166,7 @@ def test_cells_over_three_blocks() -> None:
 def test_percentages_above_100_are_rejected(offset: int, key: str) -> None:
     status = bytearray(BY_CMD[0x83])
     status[offset : offset + 2] = (101).to_bytes(2, "big")
-    with pytest.raises(FrameError, match=f"tianpower: {key} 101 % is above 100"):
+    with pytest.raises(FrameError, match=f"tianpower: {key} 101 % is outside 0-100 %"):
         decode("tianpower", with_blocks(bytes(status)))
 
 

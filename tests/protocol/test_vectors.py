@@ -27,6 +27,9 @@ OVERRIDES = {
     # The u32 capacity register holds 211930 mAh; the source truncates it to 211 Ah and
     # derives its state of charge from that (208.962 / 211 = 99.0 % instead of 98.6 %).
     "renogy_battery_5": {"design_capacity": 211.93, "battery_level": 98.6},
+    # Unfitted cell-temperature sensors read 0xC8 (-56 degC, below any rating): a "no
+    # sensor" sentinel, left out instead of shown (the source lists it as a value).
+    "eg4_1": {"temperatures": [17.0, 17.0, 0.0, 0.0, 0.0, 0.0]},
 }
 
 

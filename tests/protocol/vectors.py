@@ -1,9 +1,9 @@
 """Loads the captured frames and advertisements.
 
-The base sets come from ../shared/vectors (else tests/fixtures/vectors.json and
-advertisements.json); each family added later keeps its own captures in
-tests/fixtures/vectors/<family>.json and tests/fixtures/advertisements/<family>.json,
-which are added to the base set (an id already in the base set wins).
+The shared sets (../shared/vectors) come first, then the entries of
+tests/fixtures/vectors.json and advertisements.json that the shared sets lack, then
+each family's own captures in tests/fixtures/vectors/<family>.json and
+tests/fixtures/advertisements/<family>.json (an id seen earlier wins).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ _FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def _load(name: str) -> list[dict[str, Any]]:
-    path = _SHARED / name if (_SHARED / name).exists() else _FIXTURES / name
-    entries: list[dict[str, Any]] = json.loads(path.read_text())
-    seen = {e["id"] for e in entries}
-    for extra in sorted((_FIXTURES / name.removesuffix(".json")).glob("*.json")):
-        for entry in json.loads(extra.read_text()):
+    """The shared entries, then those only in tests/fixtures (matched by id)."""
+    files = [_SHARED / name] if (_SHARED / name).exists() else []
+    files += [_FIXTURES / name, *sorted((_FIXTURES / name.removesuffix(".json")).glob("*.json"))]
+    entries: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for path in files:
+        for entry in json.loads(path.read_text()):
             if entry["id"] not in seen:
                 seen.add(entry["id"])
                 entries.append(entry)

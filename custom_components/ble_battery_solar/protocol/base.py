@@ -5,21 +5,47 @@ Home Assistant's manifest format), which GATT characteristics carry the
 protocol, which request frames one poll writes, how the notification byte
 stream splits into whole frames, and how whole frames decode into a Sample.
 Drivers do no I/O and never import Home Assistant.
+
+Rules every family gets from here:
+
+- Integers are exact: "int" fields (codes, counts, bitmasks of any width) are
+  computed in integer arithmetic from the bytes, never through a float.
+- Frame assembly resynchronises. A driver that describes its framing with
+  `frame_length` (where a frame starts and how long it is) and `frame_defect`
+  (checksum, end marker) gets `frames_in` for free: bytes before a frame
+  (stale bytes of an earlier exchange, a stream joined mid-frame) and bytes
+  after the last frame that cannot start one (zero padding) are skipped; a
+  header inside garbage whose "frame" fails its checksum is skipped when a
+  valid frame overlaps it. A frame that fails its checksum is never decoded;
+  one that is not explained that way fails the decode, so the poll retries.
+  A driver that implements `frames_in` itself still gets resynchronisation:
+  when its `frames_in` refuses the stream, the decode retries from each later
+  byte and keeps the first split that works.
+- Impossible values fail the decode with a FrameError naming the field, and
+  sentinels ("no sensor") are dropped, never shown: see `checks`.
 """
 
 from __future__ import annotations
 
-import binascii
 import fnmatch
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, TypedDict
 
+from .checks import check_plausible
+from .checksums import crc16_modbus, crc16_xmodem, sum8, sum16
 from .models import Advertisement, FrameError, Sample
+
+# the checksums live in checksums.py; drivers import them from here
+__all__ = [
+    "NEED_MORE", "Advertisement", "Driver", "Field", "FrameError", "Matcher", "Sample", "crc16_modbus", "crc16_xmodem", "finish_sample",
+    "matcher_matches", "read_fields", "read_int", "split_frames", "sum8", "sum16", "uuid16",
+    "values_list",
+]
 
 BASE_UUID = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 
@@ -63,34 +89,6 @@ def matcher_matches(matcher: Matcher, adv: Advertisement) -> bool:
     return pattern is None or (
         adv.local_name is not None and _name_pattern(pattern).match(adv.local_name) is not None
     )
-
-
-# --- checksums -------------------------------------------------------------------
-
-
-def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF); sent little-endian."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def crc16_xmodem(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/XMODEM (poly 0x1021, init 0); sent big-endian. The standard library's CRC-CCITT."""
-    return binascii.crc_hqx(data, 0)
-
-
-def sum8(data: bytes | bytearray | memoryview) -> int:
-    """Sum of bytes modulo 256."""
-    return sum(data) & 0xFF
-
-
-def sum16(data: bytes | bytearray | memoryview) -> int:
-    """Sum of bytes modulo 65536."""
-    return sum(data) & 0xFFFF
 
 
 # --- field tables ----------------------------------------------------------------
@@ -149,12 +147,58 @@ def read_fields(family: str, data: bytes, fields: Iterable[Field]) -> dict[str, 
 
 def values_list(data: bytes, offset: int, count: int, size: int, *, scale: float = 1.0,
                 add: float = 0.0, signed: bool = False,
-                order: Literal["big", "little"] = "big") -> list[float]:
-    """`count` consecutive equally-sized values, e.g. cell voltages or temperatures."""
-    return [
-        round((read_int(data, offset + i * size, size, signed=signed, order=order) + add) * scale, 6)
-        for i in range(count)
-    ]
+                order: Literal["big", "little"] = "big",
+                absent: Collection[int] = ()) -> list[float]:
+    """`count` consecutive equally-sized values, e.g. cell voltages or temperatures.
+
+    Slots whose raw value is in `absent` (the protocol's "no sensor" sentinels,
+    compared before sign conversion) are left out.
+    """
+    out: list[float] = []
+    for i in range(count):
+        start = offset + i * size
+        if absent and read_int(data, start, size, order=order) in absent:
+            continue
+        out.append(round((read_int(data, start, size, signed=signed, order=order) + add) * scale, 6))
+    return out
+
+
+NEED_MORE = 0  # frame_length: the bytes so far start a frame, its length is not known yet
+
+
+def split_frames(driver: Driver, buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Whole valid frames in a byte stream and the unfinished frame at its end (see the module doc)."""
+    frames: list[bytes] = []
+    accepted: list[tuple[int, int]] = []
+    rejected: list[tuple[int, int, str]] = []
+    tail: int | None = None  # start of a frame that may still be arriving
+    pos, size = 0, len(buffer)
+    while pos < size:
+        length = driver.frame_length(buffer, pos)
+        if length is None:
+            pos += 1
+            continue
+        if length == NEED_MORE or pos + length > size:
+            if tail is None:
+                tail = pos
+            pos += 1  # it may also be a header inside garbage: look for a whole frame further on
+            continue
+        frame = buffer[pos : pos + length]
+        defect = driver.frame_defect(frame)
+        if defect is not None:
+            rejected.append((pos, pos + length, defect))
+            pos += 1
+            continue
+        frames.append(frame)
+        accepted.append((pos, pos + length))
+        tail = None
+        pos += length
+    for start, end, defect in rejected:
+        if frames and tail is not None and end > tail:
+            continue  # a header in garbage whose "frame" runs into the frame still arriving
+        if not any(start < a_end and a_start < end for a_start, a_end in accepted):
+            raise driver.error(defect)
+    return frames, (buffer[tail:] if tail is not None else b"")
 
 
 # --- the driver ------------------------------------------------------------------
@@ -218,13 +262,51 @@ class Driver(ABC):
         """Request frames written for one poll, in order (empty for streaming devices)."""
         return []
 
-    @abstractmethod
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        """Length of the frame whose header starts at `buffer[pos]`.
+
+        None when no frame of this family starts there, NEED_MORE (0) when the
+        bytes up to the end of the buffer fit a header but do not tell the
+        length yet; the length may exceed the bytes received so far. Drivers
+        that describe their framing this way get `frames_in` with
+        resynchronisation from the base class.
+        """
+        del buffer, pos
+        return None
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        """Why a whole frame (as measured by `frame_length`) is invalid, e.g. a bad checksum."""
+        del frame
+        return None
+
     def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
         """Split a notification byte stream into whole frames and an incomplete tail.
 
-        Raises FrameError when the stream cannot be a frame of this family
-        (wrong header, impossible length); checksums are checked in decode_frames.
+        The default uses `frame_length` and `frame_defect` (see the module doc).
+        A driver may implement it itself; it then raises FrameError when the
+        stream cannot be a frame of this family (wrong header, impossible
+        length) and checks checksums in decode_frames.
         """
+        return split_frames(self, buffer)
+
+    def _own_framing(self) -> bool:
+        return type(self).frame_length is Driver.frame_length
+
+    def split(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        """`frames_in` with resynchronisation for drivers that implement `frames_in` themselves."""
+        try:
+            return self.frames_in(buffer)
+        except FrameError:
+            if not self._own_framing():
+                raise
+            for start in range(1, len(buffer)):
+                try:
+                    frames, rest = self.frames_in(buffer[start:])
+                except FrameError:
+                    continue
+                if frames:
+                    return frames, rest
+            raise
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         """Whether a whole frame is the response to a request (None: streaming)."""
@@ -232,7 +314,7 @@ class Driver(ABC):
 
     def response_complete(self, request: bytes | None, notifications: Sequence[bytes]) -> bool:
         """Whether the notifications received since `request` hold its whole response."""
-        frames, _rest = self.frames_in(b"".join(notifications))
+        frames, _rest = self.split(b"".join(notifications))
         return any(self.answers(request, f) for f in frames)
 
     @abstractmethod
@@ -251,7 +333,7 @@ class Driver(ABC):
         buffer = b"".join(bytes(n) for n in notifications)
         if not buffer:
             raise FrameError(f"{self.family}: no data received")
-        frames, rest = self.frames_in(buffer)
+        frames, rest = self.split(buffer)
         if rest and not live:
             raise FrameError(
                 f"{self.family}: truncated frame, {len(rest)} trailing bytes do not form a whole frame"
@@ -269,13 +351,21 @@ class Driver(ABC):
         return FrameError(f"{self.family}: {defect}")
 
 
-def finish_sample(family: str, sample: Sample) -> Sample:
-    """Add the values derived from measured ones and reject non-finite numbers."""
+def finish_sample(family: str, sample: Sample, where: str = "") -> Sample:
+    """Reject non-finite and impossible values, then add the values derived from measured ones.
+
+    Each pack of a multi-pack sample (`packs`) is checked and completed the same way.
+    """
     for key, value in sample.items():
+        if key == "packs":
+            continue
         values = value if isinstance(value, list) else [value]
         for v in values:
             if isinstance(v, float) and not math.isfinite(v):
-                raise FrameError(f"{family}: {key} is not a finite number")
+                raise FrameError(f"{family}: {where}{key} is not a finite number")
+    check_plausible(family, sample, where)
+    for index, pack in enumerate(sample.get("packs") or ()):
+        finish_sample(family, pack, f"pack {index + 1}: ")
     cells = sample.get("cell_voltages")
     if cells:
         sample.setdefault("cell_count", len(cells))

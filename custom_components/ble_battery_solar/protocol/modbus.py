@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import Driver, crc16_modbus
+from .base import NEED_MORE, Driver, crc16_modbus
 from .models import FrameError, Sample
 
 READ_FUNCTIONS = frozenset({0x01, 0x02, 0x03, 0x04})
@@ -47,32 +47,24 @@ def payload(frame: bytes) -> bytes:
     return frame[HEADER_LENGTH:-CRC_LENGTH]
 
 
-def split(family: str, buffer: bytes, slaves: Collection[int],
-          functions: Collection[int]) -> tuple[list[bytes], bytes]:
-    """Split a stream of Modbus responses into whole frames and an incomplete tail.
+def frame_length(buffer: bytes, pos: int, slaves: Collection[int],
+                 functions: Collection[int]) -> int | None:
+    """Length of the response starting at `pos` (see `Driver.frame_length`).
 
-    FrameError when a frame starts with a slave id or function code that this
-    family never answers with (so the stream cannot be re-synchronised).
+    A frame starts with a slave id and a function code this family answers with.
     """
-    frames: list[bytes] = []
-    pos = 0
-    while pos < len(buffer):
-        if buffer[pos] not in slaves:
-            raise FrameError(f"{family}: frame starts with unexpected slave id 0x{buffer[pos]:02X}")
-        if len(buffer) - pos < HEADER_LENGTH:
-            break
-        function = buffer[pos + 1]
-        if function & 0x7F not in functions:
-            raise FrameError(f"{family}: unexpected Modbus function code 0x{function:02X}")
-        if function & EXCEPTION_FLAG:
-            end = pos + EXCEPTION_LENGTH
-        else:
-            end = pos + HEADER_LENGTH + buffer[pos + 2] + CRC_LENGTH
-        if end > len(buffer):
-            break
-        frames.append(buffer[pos:end])
-        pos = end
-    return frames, buffer[pos:]
+    if buffer[pos] not in slaves:
+        return None
+    if len(buffer) - pos < 2:
+        return NEED_MORE
+    function = buffer[pos + 1]
+    if function & 0x7F not in functions:
+        return None
+    if function & EXCEPTION_FLAG:
+        return EXCEPTION_LENGTH
+    if len(buffer) - pos < HEADER_LENGTH:
+        return NEED_MORE
+    return HEADER_LENGTH + buffer[pos + 2] + CRC_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +160,11 @@ class ModbusDriver(Driver):
     def requests(self) -> list[bytes]:
         return [block.request for block in self.poll()]
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        return split(self.family, buffer, self.slaves, self.functions)
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        return frame_length(buffer, pos, self.slaves, self.functions)
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        return None if crc_ok(frame) else f"bad CRC in response of slave 0x{frame[0]:02X}"
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         return answers(request, frame)

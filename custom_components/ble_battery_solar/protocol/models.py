@@ -8,7 +8,15 @@ from typing import Any, TypedDict
 
 
 class Sample(TypedDict, total=False):
-    """One decoded reading of a device, in SI units (current > 0 means charging)."""
+    """One decoded reading of a device, in SI units (current > 0 means charging).
+
+    Multi-pack devices (a Seplos V3 system with parallel packs, Renogy batteries
+    behind one BT module at several Modbus ids) put one Sample per pack in
+    `packs`, in address order, each with `pack_address` (the pack number or
+    Modbus id it answered from); the top-level values are the system's (see
+    `checks.summarise_packs`). Every value, top-level and per pack, passed the
+    plausibility rule in `checks`.
+    """
 
     voltage: float
     current: float
@@ -48,6 +56,9 @@ class Sample(TypedDict, total=False):
     serial_number: str
     sw_version: str
     hw_version: str
+    # multi-pack devices
+    packs: list[Sample]
+    pack_address: int
 
 
 class FrameError(ValueError):

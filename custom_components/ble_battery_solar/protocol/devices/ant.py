@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 from ..base import (
+    NEED_MORE,
     Driver,
     Field,
     Matcher,
@@ -131,32 +132,24 @@ class AntDriver(Driver):
     def requests(self) -> list[bytes]:
         return [LEGACY_REQUEST] if self.protocol == "legacy" else [status_request()]
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        frames: list[bytes] = []
-        pos = 0
-        while pos < len(buffer):
-            rest = buffer[pos:]
-            if rest.startswith(NEW_HEAD):
-                if len(rest) < 6:
-                    break
-                length = rest[5] + NEW_OVERHEAD
-                if len(rest) < length:
-                    break
-                if not rest[:length].endswith(NEW_TAIL):
-                    raise self.error(f"frame does not end with AA 55 after {length} bytes")
-            elif rest.startswith(LEGACY_HEAD):
-                length = LEGACY_LEN
-                if len(rest) < length:
-                    break
-            elif len(rest) < len(LEGACY_HEAD) and (
-                NEW_HEAD.startswith(rest) or LEGACY_HEAD.startswith(rest)
-            ):
-                break
-            else:
-                raise self.error(f"frame starts with {rest[:3].hex(' ')}, expected 7E A1 or AA 55 AA")
-            frames.append(rest[:length])
-            pos += length
-        return frames, buffer[pos:]
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        head = buffer[pos : pos + len(LEGACY_HEAD)]
+        if LEGACY_HEAD.startswith(head):
+            return LEGACY_LEN if len(head) == len(LEGACY_HEAD) else NEED_MORE
+        if not NEW_HEAD.startswith(head[: len(NEW_HEAD)]):
+            return None
+        if len(buffer) - pos < 6:
+            return NEED_MORE
+        return buffer[pos + 5] + NEW_OVERHEAD
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        if frame.startswith(LEGACY_HEAD):
+            return None if sum16(frame[4:-2]) == read_int(frame, LEGACY_LEN - 2, 2) else "bad checksum"
+        if not frame.endswith(NEW_TAIL):
+            return f"frame does not end with AA 55 after {len(frame)} bytes"
+        if crc16_modbus(frame[1:-4]) != read_int(frame, len(frame) - 4, 2, order="little"):
+            return "bad CRC"
+        return None
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         if request is None:
@@ -172,8 +165,6 @@ class AntDriver(Driver):
         return out  # type: ignore[return-value]
 
     def _new(self, frame: bytes) -> dict[str, Any]:
-        if crc16_modbus(frame[1:-4]) != read_int(frame, len(frame) - 4, 2, order="little"):
-            raise self.error("bad CRC")
         if frame[2] != FN_STATUS | REPLY_FLAG:
             raise self.error(f"unexpected response function 0x{frame[2]:02X}")
         cells, temps = frame[NEW_CELLS_AT], frame[NEW_TEMPS_AT]
@@ -188,15 +179,11 @@ class AntDriver(Driver):
         values["temperatures"] = values_list(
             frame, NEW_CELL_DATA + 2 * cells, temps + 2, 2, signed=True, order="little"
         )
-        if values["battery_health"] > 100:
-            raise self.error(f"state of health {values['battery_health']} % is above 100")
         return self._common(values, high=values["dischrg_status"], low=values["chrg_status"])
 
     def _legacy(self, frame: bytes) -> dict[str, Any]:
         if frame[3] != LEGACY_STATUS:
             raise self.error(f"unknown legacy frame type 0x{frame[3]:02X}")
-        if sum16(frame[4:-2]) != read_int(frame, LEGACY_LEN - 2, 2):
-            raise self.error("bad checksum")
         values = read_fields(self.family, frame, LEGACY_FIELDS)
         cells = values.pop("cell_count")
         if cells > LEGACY_MAX_CELLS:
@@ -211,8 +198,6 @@ class AntDriver(Driver):
         return self._common(values, high=values["chrg_status"], low=values["dischrg_status"])
 
     def _common(self, values: dict[str, Any], *, high: int, low: int) -> dict[str, Any]:
-        if values["battery_level"] > 100:
-            raise self.error(f"state of charge {values['battery_level']} % is above 100")
         values["current"] += 0.0  # no "-0.0" from the legacy sign flip
         values["problem_code"] = _problem_code(high, low)
         values["chrg_mosfet"] = values.pop("chrg_status") == MOSFET_ON

@@ -5,7 +5,8 @@ Request ``D2 03 <start BE> <count BE> <CRC16/Modbus LE>``, response
 0x0000 and is read as 62 registers (with the MOSFET-temperature block 0x003E x 9
 read separately) or, on newer boards, as 80 registers in one go. Cells 1 mV,
 temperatures degC + 40, voltage 0.1 V, current (raw - 30000) x 0.1 A
-(+ = charging), SOC 0.1 %, remaining capacity 0.1 Ah.
+(+ = charging), SOC 0.1 %, remaining capacity 0.1 Ah. Most boards answer
+from address 0xD2; ESS-DL boards answer from 0x51.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from custom_components.ble_battery_solar.protocol.base import (
     Field,
     Matcher,
     read_fields,
-    read_int,
     uuid16,
     values_list,
 )
@@ -26,6 +26,9 @@ from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDri
 from custom_components.ble_battery_solar.protocol.models import Sample
 
 SLAVE = 0xD2
+# ESS-DL boards answer with the RS485 convention: request address 0x81 - 0x80 + 0x50 = 0x51
+ESS_SLAVE = 0x51
+ABSENT_MOS_TEMPERATURE = (0x0000, 0xFFFF)  # no MOSFET sensor fitted
 MAX_CELLS = 32
 MAX_TEMPS = 8
 TEMP_OFFSET = 64  # 8 NTC words follow the 32 cell words
@@ -70,7 +73,7 @@ class DalyDriver(ModbusDriver):
         {"manufacturer_id": 0x0303, "connectable": True},
         {"manufacturer_id": 0x0402, "connectable": True},
     )
-    slaves = frozenset({SLAVE})
+    slaves = frozenset({SLAVE, ESS_SLAVE})
     required_keys = ("voltage", "current")
 
     def poll(self) -> list[Block]:
@@ -79,7 +82,9 @@ class DalyDriver(ModbusDriver):
         return [MOS, STATUS_62]
 
     def plan(self, frames: Sequence[bytes]) -> list[Block]:
-        return [MOS, STATUS_62, STATUS_80]
+        # every frame of one poll comes from the address the first one names
+        return [Block(b.name, frames[0][0], b.function, b.start, b.count)
+                for b in (MOS, STATUS_62, STATUS_80)]
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         mos = self.data_of(tied, MOS.name)
@@ -90,13 +95,10 @@ class DalyDriver(ModbusDriver):
             raise self.error(f"{cells} cells reported, at most {MAX_CELLS} fit the frame")
         if temps > MAX_TEMPS:
             raise self.error(f"{temps} temperature sensors reported, at most {MAX_TEMPS} fit")
-        if out["battery_level"] > 100:
-            raise self.error(f"state of charge {out['battery_level']} % is above 100")
         out["cell_voltages"] = values_list(status, 0, cells, 2, scale=0.001)
         temperatures = values_list(status, TEMP_OFFSET, temps, 2, add=-40)
         if mos is not None:
-            raw = read_int(mos, MOS_TEMP_OFFSET, 2)
-            if raw not in (0x0000, 0xFFFF):  # no MOSFET sensor fitted
-                temperatures.insert(0, float(raw - 40))
+            temperatures[:0] = values_list(mos, MOS_TEMP_OFFSET, 1, 2, add=-40,
+                                           absent=ABSENT_MOS_TEMPERATURE)
         out["temperatures"] = temperatures
         return out  # type: ignore[return-value]

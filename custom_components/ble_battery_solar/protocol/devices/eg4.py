@@ -26,6 +26,8 @@ STATUS = Block("status", SLAVE, 0x03, 0x0000, 0x27)
 MAX_CELLS = 16
 CELL_OFFSET = 4
 CELL_TEMPS_OFFSET, CELL_TEMPS = 66, 6
+# an unfitted cell-temperature sensor reads 0xC8 (-56 degC) in captures
+ABSENT_CELL_TEMPERATURE = (0xC8,)
 
 FIELDS = (
     Field("voltage", 0, 2, 0.01),
@@ -67,9 +69,6 @@ class Eg4Driver(ModbusDriver):
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         data = self.require(tied, STATUS.name)
         out: dict[str, Any] = read_fields(self.family, data, FIELDS)
-        for key in ("battery_level", "battery_health"):
-            if out[key] > 100:
-                raise self.error(f"{key} {out[key]} % is above 100")
         cells = out.pop("cell_count")
         if cells > MAX_CELLS:
             raise self.error(f"{cells} cells reported, at most {MAX_CELLS} fit the frame")
@@ -78,5 +77,6 @@ class Eg4Driver(ModbusDriver):
                 del out[key]
         out["cell_voltages"] = values_list(data, CELL_OFFSET, cells, 2, scale=0.001)
         out["temperatures"] = [out.pop("pcb_temperature"),
-                               *values_list(data, CELL_TEMPS_OFFSET, CELL_TEMPS, 1, signed=True)]
+                               *values_list(data, CELL_TEMPS_OFFSET, CELL_TEMPS, 1, signed=True,
+                                           absent=ABSENT_CELL_TEMPERATURE)]
         return out  # type: ignore[return-value]

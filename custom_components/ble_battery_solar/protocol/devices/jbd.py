@@ -3,7 +3,8 @@
 Request  ``DD A5 <cmd> 00 <chk16 BE> 77``; response
 ``DD <cmd> <status> <len> <data...> <chk16 BE> 77`` with
 chk = 0x10000 - sum(status, len, data). 0x03 basic info, 0x04 cell voltages,
-0x05 hardware version. Big-endian; voltage 10 mV, current signed 10 mA
+0x05 hardware version. Responses may be followed by zero padding (seen on
+real packs), which framing skips. Big-endian; voltage 10 mV, current signed 10 mA
 (+ = charging), capacities 10 mAh, temperatures 0.1 K.
 """
 
@@ -12,11 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from ..base import Driver, Field, Matcher, read_fields, uuid16, values_list
+from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, uuid16, values_list
 from ..models import Advertisement, Sample
 
 HEAD, TAIL = 0xDD, 0x77
 CMD_BASIC, CMD_CELLS, CMD_VERSION = 0x03, 0x04, 0x05
+COMMANDS = frozenset((CMD_BASIC, CMD_CELLS, CMD_VERSION))
+# A probe reading raw 0 (0 K) or 0xFFFF is an unfitted or broken sensor, not a temperature.
+ABSENT_TEMPERATURE = (0x0000, 0xFFFF)
 # Seplos V2 packs ("BP00".."BP99") advertise service 0xFF00 as well.
 SEPLOS_V2_NAME = re.compile(r"BP\d{2}")
 
@@ -66,23 +70,21 @@ class JbdDriver(Driver):
     def requests(self) -> list[bytes]:
         return [request(CMD_BASIC), request(CMD_CELLS)]
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        frames: list[bytes] = []
-        pos = 0
-        while pos < len(buffer):
-            if buffer[pos] != HEAD:
-                raise self.error(f"frame starts with 0x{buffer[pos]:02X}, expected 0xDD")
-            if len(buffer) - pos < 4:
-                break
-            end = pos + 4 + buffer[pos + 3] + 3
-            if end > len(buffer):
-                break
-            frame = buffer[pos:end]
-            if frame[-1] != TAIL:
-                raise self.error(f"frame ends with 0x{frame[-1]:02X}, expected 0x77")
-            frames.append(frame)
-            pos = end
-        return frames, buffer[pos:]
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        if buffer[pos] != HEAD:
+            return None
+        if pos + 1 < len(buffer) and buffer[pos + 1] not in COMMANDS:
+            return None
+        if len(buffer) - pos < 4:
+            return NEED_MORE
+        return 4 + buffer[pos + 3] + 3
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        if frame[-1] != TAIL:
+            return f"frame ends with 0x{frame[-1]:02X}, expected 0x77"
+        if checksum(frame[2:-3]) != int.from_bytes(frame[-3:-1], "big"):
+            return f"bad checksum in 0x{frame[1]:02X} response"
+        return None
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         return request is None or frame[1] == request[2]
@@ -92,8 +94,6 @@ class JbdDriver(Driver):
         for frame in frames:
             cmd, status, length = frame[1], frame[2], frame[3]
             data = frame[4 : 4 + length]
-            if checksum(frame[2 : 4 + length]) != int.from_bytes(frame[-3:-1], "big"):
-                raise self.error(f"bad checksum in 0x{cmd:02X} response")
             if status != 0:
                 raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
             if cmd == CMD_BASIC:
@@ -102,10 +102,8 @@ class JbdDriver(Driver):
                 if length % 2:
                     raise self.error(f"odd cell-voltage payload length {length}")
                 out["cell_voltages"] = values_list(data, 0, length // 2, 2, scale=0.001)
-            elif cmd == CMD_VERSION:
-                out["hw_version"] = data.decode("ascii", "replace").strip("\x00 ")
             else:
-                raise self.error(f"unexpected response to command 0x{cmd:02X}")
+                out["hw_version"] = data.decode("ascii", "replace").strip("\x00 ")
         return out  # type: ignore[return-value]
 
     def _basic(self, data: bytes) -> dict[str, Any]:
@@ -113,8 +111,7 @@ class JbdDriver(Driver):
         ntc = values.pop("ntc_count")
         if NTC_OFFSET + 2 * ntc > len(data):
             raise self.error(f"{ntc} temperature probes do not fit a {len(data)}-byte payload")
-        values["temperatures"] = values_list(data, NTC_OFFSET, ntc, 2, scale=0.1, add=-2731)
+        values["temperatures"] = values_list(data, NTC_OFFSET, ntc, 2, scale=0.1, add=-2731,
+                                             absent=ABSENT_TEMPERATURE)
         values["balancer"] = bool(values.pop("balance_bits"))
-        if values["battery_level"] > 100:
-            raise self.error(f"state of charge {values['battery_level']} % is above 100")
         return values

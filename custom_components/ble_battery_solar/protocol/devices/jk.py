@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from ..base import Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
+from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
 from ..models import FrameError, Sample
 
 RSP_HEAD = b"\x55\xaa\xeb\x90"
@@ -41,6 +41,7 @@ FIRST_32S_FIRMWARE = 11  # SW major version from which the 32S layout is used
 SIX_SENSOR_FIRMWARE = 14  # SW major version from which six temperature sensors are reported
 CELLS_OFFSET = 6
 TEMP_ABSENT = -2000  # raw value of a sensor slot without a sensor
+HEATER_24S = 224  # heating status (0 off, 1 on); 32 bytes later in the 32S layout
 VOLTAGE_TOLERANCE = 0.1  # pack voltage vs. sum of cell voltages (relative, plus 0.5 V)
 
 # Cell-info fields in the 32S layout; the 24S layout has them 32 bytes earlier.
@@ -95,7 +96,8 @@ DEVICE_INFO_TEXT = (
     ("model", 6, 16),
     ("hw_version", 22, 8),
     ("sw_version", 30, 8),
-    ("serial_number", 86, 8),
+    # zero-terminated; JK02 firmware writes 10-15 characters here
+    ("serial_number", 86, 16),
 )
 
 
@@ -103,24 +105,6 @@ def command(cmd: int, value: bytes = b"") -> bytes:
     """A 20-byte JK02 command frame."""
     body = CMD_HEAD + bytes((cmd, len(value))) + value.ljust(13, b"\x00")
     return body + bytes((sum8(body),))
-
-
-def _is_partial_header(data: bytes) -> bool:
-    return len(data) < 4 and any(h.startswith(data) for h in (RSP_HEAD, CMD_HEAD, AT_NOISE))
-
-
-def _first_message(buffer: bytes) -> int:
-    """Where the first whole message starts.
-
-    After 0x96 the BMS streams cell-info frames, so the notifications of a poll
-    may begin inside a frame that started before it; those leading bytes are
-    skipped up to the first frame or command header. Anywhere later, bytes that
-    are neither a frame nor known noise are an error.
-    """
-    if buffer.startswith((RSP_HEAD, CMD_HEAD, AT_NOISE)) or _is_partial_header(buffer):
-        return 0
-    found = [i for head in (RSP_HEAD, CMD_HEAD) if (i := buffer.find(head)) >= 0]
-    return min(found, default=len(buffer))
 
 
 def _text(raw: bytes) -> str:
@@ -155,31 +139,24 @@ class JkDriver(Driver):
             return [command(CMD_DEVICE_INFO), command(CMD_CELL_INFO)]
         return [command(CMD_CELL_INFO)]
 
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        head = buffer[pos : pos + 4]
+        for header, length in ((RSP_HEAD, FRAME_LEN), (CMD_HEAD, CMD_LEN), (AT_NOISE, len(AT_NOISE))):
+            if header.startswith(head):
+                return length if len(head) == len(header) else NEED_MORE
+        return None
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        if frame.startswith(AT_NOISE) or sum8(frame[:-1]) == frame[-1]:
+            return None
+        if frame.startswith(CMD_HEAD):
+            return f"bad checksum in 20-byte message 0x{frame[4]:02X}"
+        return f"bad checksum in frame type 0x{frame[4]:02X}"
+
     def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        frames: list[bytes] = []
-        pos = _first_message(buffer)
-        while pos < len(buffer):
-            rest = buffer[pos:]
-            if rest.startswith(AT_NOISE):
-                pos += len(AT_NOISE)
-            elif rest.startswith(RSP_HEAD):
-                if len(rest) < FRAME_LEN:
-                    break
-                frames.append(rest[:FRAME_LEN])
-                pos += FRAME_LEN
-            elif rest.startswith(CMD_HEAD):
-                if len(rest) < CMD_LEN:
-                    break
-                if sum8(rest[: CMD_LEN - 1]) != rest[CMD_LEN - 1]:
-                    raise self.error(f"bad checksum in 20-byte message 0x{rest[4]:02X}")
-                pos += CMD_LEN  # the "ready" ACK or a command echo: no data
-            elif _is_partial_header(rest):
-                break
-            else:
-                raise self.error(
-                    f"unexpected bytes {rest[:4].hex(' ')} where a frame should start"
-                )
-        return frames, buffer[pos:]
+        frames, rest = super().frames_in(buffer)
+        # the "ready" ACK, command echoes and AT noise carry no data
+        return [f for f in frames if f.startswith(RSP_HEAD)], rest
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         if request is None:
@@ -205,8 +182,6 @@ class JkDriver(Driver):
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
         for frame in frames:
-            if sum8(frame[:-1]) != frame[-1]:
-                raise self.error(f"bad checksum in frame type 0x{frame[4]:02X}")
             if frame[4] not in (TYPE_SETTINGS, TYPE_CELL_INFO, TYPE_DEVICE_INFO):
                 raise self.error(f"unknown frame type 0x{frame[4]:02X}")
         out: dict[str, Any] = {}
@@ -239,6 +214,9 @@ class JkDriver(Driver):
 
     def _cell_info(self, frame: bytes, layout: Layout) -> dict[str, Any]:
         values = read_fields(self.family, frame, layout.fields)
+        heater = self._heater_offset(layout)
+        if heater is not None:
+            values["heater"] = bool(frame[heater])
         mask = read_int(frame, layout.cell_mask_offset, 4, order="little")
         if mask >> layout.max_cells:
             raise self.error(f"cell mask 0x{mask:08X} names cells beyond {layout.max_cells}")
@@ -258,7 +236,7 @@ class JkDriver(Driver):
             )
         for key in ("battery_level", "battery_health"):
             if values[key] > 100:
-                raise self.error(f"{key} {values[key]} % is above 100")
+                raise self.error(f"{key} {values[key]} % is outside 0-100 %")
         temp_mask = values.pop("temp_mask")
         values["temperatures"] = [
             raw / 10
@@ -267,6 +245,14 @@ class JkDriver(Driver):
             and (raw := read_int(frame, pos, 2, signed=True, order="little")) != TEMP_ABSENT
         ]
         return values
+
+    def _heater_offset(self, layout: Layout) -> int | None:
+        """Heating status byte; firmware with six sensors keeps a temperature there instead."""
+        if layout is LAYOUT_24S:
+            return HEATER_24S
+        if self.sw_major is not None and self.sw_major < SIX_SENSOR_FIRMWARE:
+            return HEATER_24S + 32
+        return None
 
     def _temperature_slots(self, layout: Layout) -> tuple[int, ...]:
         if layout is LAYOUT_24S:

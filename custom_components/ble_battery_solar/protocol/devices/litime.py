@@ -2,7 +2,9 @@
 
 Request ``00 00 04 01 13 55 AA 17`` reads the status. The response is
 ``00 00 <len> 01 93 55 AA <data...> <sum8>``: len + 4 bytes in all, the last
-byte the sum of all preceding bytes modulo 256. Little-endian: voltage (sum of
+byte the sum of all preceding bytes modulo 256; stale bytes before it (seen
+in the field) are skipped. 12 V and 24 V batteries (4 or 8 cells) share the
+layout. Little-endian: voltage (sum of
 cells) mV at 12, cells mV from 16 (16 slots, unused = 0), current s32 mA at 48
 (+ = charging), temperatures s16 °C from 52 (5 slots), remaining charge
 10 mAh at 62, capacity 10 mAh at 64, heater 68, alarms 76, balancing 84,
@@ -13,15 +15,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..base import Driver, Field, Matcher, read_fields, sum8, uuid16, values_list
+from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, sum8, uuid16, values_list
 from ..models import Sample
 
-HEAD = b"\x00\x00"
+HEADER = bytes.fromhex("0000000100" "55aa")  # 00 00 <len> 01 <cmd> 55 AA
 STATUS_REQUEST = bytes.fromhex("000004011355aa17")
 RESPONSE_FLAG = 0x80  # response command = request command | 0x80
 MIN_LEN = 8  # header (7 bytes) and checksum
 CMD_STATUS = 0x13
 MAX_CELLS, CELLS_OFFSET = 16, 16
+ABSENT_CELL = (0x0000, 0xFFFF)  # unused cell slots
 MAX_TEMPS, TEMPS_OFFSET = 5, 52
 
 FIELDS = (
@@ -79,23 +82,18 @@ class LiTimeDriver(Driver):
     def requests(self) -> list[bytes]:
         return [STATUS_REQUEST]
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        frames: list[bytes] = []
-        pos = 0
-        while pos < len(buffer):
-            rest = buffer[pos:]
-            if not HEAD.startswith(rest[:2]):
-                raise self.error(f"frame starts with {rest[:2].hex(' ')}, expected 00 00")
-            if len(rest) < 3:
-                break
-            length = rest[2] + 4
-            if length < MIN_LEN:
-                raise self.error(f"declared length {rest[2]} is too short for a frame")
-            if len(rest) < length:
-                break
-            frames.append(rest[:length])
-            pos += length
-        return frames, buffer[pos:]
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        head = buffer[pos : pos + len(HEADER)]
+        # byte 4 is the command (any); every other header byte is fixed
+        if any(b != h for i, (b, h) in enumerate(zip(head, HEADER, strict=False)) if i not in (2, 4)):
+            return None
+        if len(head) < 3:
+            return NEED_MORE
+        length = head[2] + 4
+        return length if length >= MIN_LEN else None
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        return "bad checksum" if sum8(frame[:-1]) != frame[-1] else None
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         return request is None or frame[4] == request[4] | RESPONSE_FLAG
@@ -103,8 +101,6 @@ class LiTimeDriver(Driver):
     def decode_frames(self, frames: list[bytes]) -> Sample:
         out: dict[str, Any] = {}
         for frame in frames:
-            if sum8(frame[:-1]) != frame[-1]:
-                raise self.error("bad checksum")
             if frame[4] != CMD_STATUS | RESPONSE_FLAG:
                 raise self.error(f"unexpected response to command 0x{frame[4] & 0x7F:02X}")
             out.update(self._status(frame))
@@ -112,11 +108,8 @@ class LiTimeDriver(Driver):
 
     def _status(self, frame: bytes) -> dict[str, Any]:
         values = read_fields(self.family, frame, FIELDS)
-        for key in ("battery_level", "battery_health"):
-            if values[key] > 100:
-                raise self.error(f"{key} {values[key]} % is above 100")
-        cells = values_list(frame, CELLS_OFFSET, MAX_CELLS, 2, scale=0.001, order="little")
-        values["cell_voltages"] = [c for c in cells if c]
+        values["cell_voltages"] = values_list(frame, CELLS_OFFSET, MAX_CELLS, 2, scale=0.001,
+                                              order="little", absent=ABSENT_CELL)
         temps = values_list(frame, TEMPS_OFFSET, MAX_TEMPS, 2, signed=True, order="little")
         used = max((i + 1 for i, t in enumerate(temps) if t), default=1)
         self.temp_count = max(self.temp_count, used)

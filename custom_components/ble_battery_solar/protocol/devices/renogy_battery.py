@@ -7,6 +7,10 @@ Blocks: 0x13B2 x 7 pack status (current signed, voltage 0.1 V, remaining and
 capacity mAh u32, cycles; hubs read 6 registers), 0x1388 x 0x22 cells and
 temperatures (0.1 degC), 0x13EC x 8 alarm and status bits.
 
+Several batteries behind a hub (or daisy-chained) share one BT module and
+answer at consecutive slave ids from 0x30 (variant "hub:<n>" polls n of them);
+each battery's values go to `packs`, the system's to the top level.
+
 Scales differ by model: pack current is 0.01 A on legacy and RNGPRO batteries
 but 0.1 A on RNGRBP/RNGC "Pro" batteries (variant "pro", chosen from the
 advertisement by `variant_for`); cell voltages are 1 mV or 0.1 V, recognised
@@ -15,6 +19,7 @@ from their magnitude.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -26,10 +31,13 @@ from custom_components.ble_battery_solar.protocol.base import (
     uuid16,
     values_list,
 )
+from custom_components.ble_battery_solar.protocol.checks import summarise_packs
 from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver
 from custom_components.ble_battery_solar.protocol.models import Advertisement, Sample
 
 LEGACY_SLAVE, PRO_SLAVE = 0x30, 0xFF
+# batteries behind a hub or daisy-chained on one BT module answer at 0x30, 0x31 ... 0x3F
+HUB_SLAVES = range(0x30, 0x40)
 PRO_MANUFACTURER_ID = 0xE14C
 VARIANTS = ("legacy", "pro", "rngpro")
 MAX_CELLS = 16
@@ -49,6 +57,7 @@ STATUS_FIELDS = (
     Field("dischrg_mosfet", 13, 1, kind="bool", mask=0x04),
     Field("heater", 14, 1, kind="bool", mask=0x20),
 )
+_HUB = re.compile(r"hub:(\d+)")
 MOSFET_BITS = 0x0E  # status bits in the last byte of the 14-byte alarm span
 
 
@@ -63,7 +72,8 @@ def blocks(slave: int) -> dict[str, Block]:
 
 
 class RenogyBatteryDriver(ModbusDriver):
-    """Renogy battery; variants "legacy" (slave 0x30), "pro" and "rngpro" (slave 0xFF)."""
+    """Renogy battery; variants "legacy" (slave 0x30), "hub:<n>" (slaves 0x30...),
+    "pro" and "rngpro" (slave 0xFF)."""
 
     family = "renogy_battery"
     title = "Renogy smart lithium battery"
@@ -77,7 +87,7 @@ class RenogyBatteryDriver(ModbusDriver):
         {"local_name": "RNGRBP*", "manufacturer_id": PRO_MANUFACTURER_ID, "connectable": True},
         {"local_name": "RNGPRO*", "connectable": True},
     )
-    slaves = frozenset({LEGACY_SLAVE, PRO_SLAVE})
+    slaves = frozenset({*HUB_SLAVES, PRO_SLAVE})
     required_keys = ("voltage",)
 
     @classmethod
@@ -90,19 +100,36 @@ class RenogyBatteryDriver(ModbusDriver):
             return "pro"
         return "legacy"
 
-    def _slave(self) -> int:
-        return LEGACY_SLAVE if self.variant in (None, "legacy") else PRO_SLAVE
+    def _slaves(self) -> list[int]:
+        if self.variant is not None and (match := _HUB.search(self.variant)):
+            count = min(max(int(match.group(1)), 1), len(HUB_SLAVES))
+            return list(HUB_SLAVES[:count])
+        return [LEGACY_SLAVE if self.variant in (None, "legacy") else PRO_SLAVE]
 
     def poll(self) -> list[Block]:
-        polled = blocks(self._slave())
-        return [polled["pack"], polled["cells"], polled["status"]]
+        polled = [blocks(slave) for slave in self._slaves()]
+        return [b[key] for b in polled for key in ("pack", "cells", "status")]
 
     def plan(self, frames: Sequence[bytes]) -> list[Block]:
-        # every frame of one poll comes from the slave the first one names
-        polled = blocks(frames[0][0])
-        return [polled["pack"], polled["pack_hub"], polled["cells"], polled["status"]]
+        # the batteries answer one after the other, each at its own slave id
+        order = list(dict.fromkeys(frame[0] for frame in frames))
+        polled = [blocks(slave) for slave in order]
+        return [b[key] for b in polled for key in ("pack", "pack_hub", "cells", "status")]
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        by_slave: dict[int, list[tuple[Block, bytes]]] = {}
+        for block, frame in tied:
+            by_slave.setdefault(block.slave, []).append((block, frame))
+        packs = [self._battery(answers) | {"pack_address": slave}
+                 for slave, answers in by_slave.items()]
+        if len(packs) == 1:
+            del packs[0]["pack_address"]
+            return packs[0]  # type: ignore[return-value]
+        out = summarise_packs(packs)
+        out["packs"] = packs
+        return out  # type: ignore[return-value]
+
+    def _battery(self, tied: list[tuple[Block, bytes]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         out.update(self._pack(self.require(tied, "pack status", "pack status (hub)")))
         cells = self.data_of(tied, "cell status")
@@ -113,7 +140,7 @@ class RenogyBatteryDriver(ModbusDriver):
             out.update(read_fields(self.family, status, STATUS_FIELDS))
             if self.variant != "rngpro":  # RNGPRO fills the alarm span with other data
                 out["problem_code"] = read_int(status, 0, 14) & ~MOSFET_BITS
-        return out  # type: ignore[return-value]
+        return out
 
     def _pack(self, data: bytes) -> dict[str, Any]:
         values = read_fields(self.family, data, PACK_FIELDS)

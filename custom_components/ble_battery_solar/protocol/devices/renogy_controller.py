@@ -116,8 +116,6 @@ class RenogyControllerDriver(ModbusDriver):
 
     def _charging(self, data: bytes, *, dcc: bool) -> dict[str, Any]:
         values = read_fields(self.family, data, CHARGING_FIELDS)
-        if values["battery_level"] > 100:
-            raise self.error(f"state of charge {values['battery_level']} % is above 100")
         code = values.pop("charging_code")
         values["charging_state"] = ROVER_STATES[code] if code < len(ROVER_STATES) else "unknown"
         values["controller_temperature"] = sign_magnitude(data[CONTROLLER_TEMPERATURE])

@@ -11,6 +11,10 @@ V2 (service 0xFF00, notify 0xFF01, write 0xFF02): request
 ``7E 14 <addr> <cmd> <status> <len16> <data> <CRC16/XMODEM BE over [1:-3]> 0D``;
 0x61 telemetry, 0x62 parameters and switches, 0x51 manufacturer information.
 
+Several V3 packs in parallel: the system (EMS) values go to the top level,
+each pack's cells and temperatures to `packs` (one Sample per pack, in pack
+order, `pack_address` = pack number).
+
 Variants: "v2"; "v3" (one pack) or "v3:<packs>" (or any text naming "<n> packs");
 `variant_for` picks V2 for the "BPxx" advertisements.
 """
@@ -23,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from custom_components.ble_battery_solar.protocol.base import (
+    NEED_MORE,
     Field,
     Matcher,
     crc16_xmodem,
@@ -31,6 +36,7 @@ from custom_components.ble_battery_solar.protocol.base import (
     uuid16,
     values_list,
 )
+from custom_components.ble_battery_solar.protocol.checks import summarise_packs
 from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver
 from custom_components.ble_battery_solar.protocol.models import Advertisement, Sample
 
@@ -73,6 +79,8 @@ EIC_FIELDS = (
     Field("problem_code", 1, 9, kind="int", mask=0xFFFF00FF00FF0000FF),
 )
 PIB_CELL_TEMPS, PIB_AMBIENT_TEMPS = 32, 48  # 4 cell sensors; ambient and MOSFET sensors
+ABSENT_CELL = (0x0000, 0xFFFF)  # unused cell slots of a pack
+ABSENT_TEMPERATURE = (0x0000, 0xFFFF)  # unfitted sensor (raw 0 = 0 K)
 
 
 def swapped32(data: bytes, offset: int, *, signed: bool = False) -> int:
@@ -171,30 +179,26 @@ class SeplosDriver(ModbusDriver):
             return [v2_request(CMD_TELEMETRY, b"\x00"), v2_request(CMD_PARAMETERS)]
         return super().requests()
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        if not buffer or buffer[0] != V2_HEAD:
-            return super().frames_in(buffer)  # V3: Modbus (a 0x7E inside is a bad slave id)
-        frames: list[bytes] = []
-        pos = 0
-        while pos < len(buffer):
-            if buffer[pos] != V2_HEAD:
-                raise self.error(f"V2 frame starts with 0x{buffer[pos]:02X}, expected 0x7E")
-            if len(buffer) - pos < V2_HEADER:
-                break
-            if buffer[pos + 1] != V2_RESPONSE_VERSION:
-                raise self.error(f"V2 frame with protocol version 0x{buffer[pos + 1]:02X}, "
-                                 f"expected 0x{V2_RESPONSE_VERSION:02X}")
-            length = read_int(buffer, pos + 5, 2)
-            if length > V2_MAX_LENGTH:
-                raise self.error(f"V2 frame announces an impossible {length} data bytes")
-            end = pos + V2_HEADER + length + V2_TRAILER
-            if end > len(buffer):
-                break
-            if buffer[end - 1] != V2_TAIL:
-                raise self.error(f"V2 frame ends with 0x{buffer[end - 1]:02X}, expected 0x0D")
-            frames.append(buffer[pos:end])
-            pos = end
-        return frames, buffer[pos:]
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        if buffer[pos] != V2_HEAD:
+            return super().frame_length(buffer, pos)  # V3: Modbus
+        if len(buffer) - pos < V2_HEADER:
+            if len(buffer) - pos > 1 and buffer[pos + 1] != V2_RESPONSE_VERSION:
+                return None
+            return NEED_MORE
+        length = read_int(buffer, pos + 5, 2)
+        if buffer[pos + 1] != V2_RESPONSE_VERSION or length > V2_MAX_LENGTH:
+            return None
+        return V2_HEADER + length + V2_TRAILER
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        if frame[0] != V2_HEAD:
+            return super().frame_defect(frame)
+        if frame[-1] != V2_TAIL:
+            return f"V2 frame ends with 0x{frame[-1]:02X}, expected 0x0D"
+        if crc16_xmodem(frame[1:-3]) != read_int(frame, len(frame) - 3, 2):
+            return f"bad CRC in V2 0x{frame[3]:02X} response"
+        return None
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         if request is not None and request[0] == V2_HEAD:
@@ -202,8 +206,10 @@ class SeplosDriver(ModbusDriver):
         return frame[0] != V2_HEAD and super().answers(request, frame)
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
-        # frames_in never mixes the two framings
-        return self._decode_v2(frames) if frames[0][0] == V2_HEAD else super().decode_frames(frames)
+        v2 = [frame[0] == V2_HEAD for frame in frames]
+        if any(v2) and not all(v2):
+            raise self.error("V2 and V3 frames mixed in one response")
+        return self._decode_v2(frames) if v2[0] else super().decode_frames(frames)
 
     # V3
 
@@ -216,18 +222,12 @@ class SeplosDriver(ModbusDriver):
         out["current"] = swapped32(eia, 4, signed=True) / 10
         out["cycle_charge"] = swapped32(eia, 8) / 100
         out["design_capacity"] = swapped32(eia, 20) / 100
-        for key in ("battery_level", "battery_health"):
-            if out[key] > 100:
-                raise self.error(f"{key} {out[key]} % is above 100")
         packs = out.pop("pack_count")
         if not 1 <= packs <= MAX_PACKS:
             raise self.error(f"system reports {packs} packs, expected 1-{MAX_PACKS}")
         out.update(read_fields(self.family, eic, EIC_FIELDS))
 
-        cells: list[float] = []
-        temperatures: list[float] = []
-        deltas: list[float] = []
-        counts: list[int] = []
+        pack_samples: list[dict[str, Any]] = []
         for pack in range(1, MAX_PACKS + 1):
             pia_data = self.data_of(tied, pia(pack).name)
             data = self.data_of(tied, pib(pack).name, required=pia_data is not None)
@@ -235,24 +235,30 @@ class SeplosDriver(ModbusDriver):
                 break
             if pack > packs:
                 raise self.error(f"pack {pack} answered, but the system reports {packs} packs")
-            pack_cells = [v for v in values_list(data, 0, PACK_CELLS, 2, scale=0.001) if v]
+            pack_cells = values_list(data, 0, PACK_CELLS, 2, scale=0.001, absent=ABSENT_CELL)
+            temperatures = [
+                *values_list(data, PIB_CELL_TEMPS, 4, 2, scale=0.1, add=KELVIN,
+                             absent=ABSENT_TEMPERATURE),
+                *values_list(data, PIB_AMBIENT_TEMPS, 2, 2, scale=0.1, add=KELVIN,
+                             absent=ABSENT_TEMPERATURE),
+            ]
+            values: dict[str, Any] = {"pack_address": pack, "cell_count": len(pack_cells),
+                                      "temperatures": temperatures}
             if pack_cells:
-                deltas.append(round(max(pack_cells) - min(pack_cells), 3))
-            counts.append(len(pack_cells))
-            cells += pack_cells
-            temperatures += values_list(data, PIB_CELL_TEMPS, 4, 2, scale=0.1, add=KELVIN)
-            temperatures += values_list(data, PIB_AMBIENT_TEMPS, 2, 2, scale=0.1, add=KELVIN)
+                values["cell_voltages"] = pack_cells
+                values["delta_voltage"] = round(max(pack_cells) - min(pack_cells), 3)
+            pack_samples.append(values)
         # answers from packs beyond the first gap answer no request of this poll
         answered = {block.name for block, _frame in tied}
-        if any(pib(n).name in answered for n in range(len(counts) + 1, MAX_PACKS + 1)):
+        if any(pib(n).name in answered for n in range(len(pack_samples) + 1, MAX_PACKS + 1)):
             raise self.error("pack responses are not numbered consecutively from 1")
-        if cells:
-            out["cell_voltages"] = cells
-            out["cell_count"] = max(counts)
-            # packs are in parallel: the spread that matters is the one inside a pack
-            out["delta_voltage"] = max(deltas)
-        if temperatures:
-            out["temperatures"] = temperatures
+        if pack_samples:
+            # packs are in parallel: the system's voltage, current and charge come from EIA
+            summary = summarise_packs(pack_samples)
+            out.update({k: summary[k] for k in ("cell_voltages", "cell_count", "delta_voltage",
+                                                "temperatures") if summary.get(k)})
+            if len(pack_samples) > 1:
+                out["packs"] = pack_samples
         return out  # type: ignore[return-value]
 
     # V2
@@ -262,8 +268,6 @@ class SeplosDriver(ModbusDriver):
         seen: set[int] = set()
         for frame in frames:
             cmd, status = frame[3], frame[4]
-            if crc16_xmodem(frame[1:-3]) != read_int(frame, len(frame) - 3, 2):
-                raise self.error(f"bad CRC in V2 0x{cmd:02X} response")
             if status != 0:
                 raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
             if cmd in seen:
@@ -292,11 +296,9 @@ class SeplosDriver(ModbusDriver):
         if alarm >= len(data) or alarm + 1 + data[alarm] + (cells + 7) // 8 > len(data):
             raise self.error(f"V2 telemetry of {len(data)} bytes lacks its status section")
         out = read_fields(self.family, data[base:], V2_FIELDS)
-        for key in ("battery_level", "battery_health"):
-            if out[key] > 100:
-                raise self.error(f"{key} {out[key]} % is above 100")
         out["cell_voltages"] = values_list(data, 3, cells, 2, scale=0.001)
-        out["temperatures"] = values_list(data, 4 + 2 * cells, temps, 2, scale=0.1, add=KELVIN)
+        out["temperatures"] = values_list(data, 4 + 2 * cells, temps, 2, scale=0.1, add=KELVIN,
+                                          absent=ABSENT_TEMPERATURE)
         balance = alarm + 1 + data[alarm]
         out["balancer"] = any(data[balance : balance + min((cells + 7) // 8, 8)])
         return out

@@ -83,22 +83,16 @@ class TianPowerDriver(Driver):
         cells = CELL_CMDS if self.cell_count is None else CELL_CMDS[: _blocks(self.cell_count)]
         return [request(cmd) for cmd in (*REQUIRED, *cells)]
 
-    def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
-        frames: list[bytes] = []
-        pos = 0
-        while pos < len(buffer):
-            if buffer[pos] != HEAD:
-                raise self.error(f"frame starts with 0x{buffer[pos]:02X}, expected 0x55")
-            if pos + 1 < len(buffer) and buffer[pos + 1] != FRAME_LEN:
-                raise self.error(f"frame length byte {buffer[pos + 1]}, expected {FRAME_LEN}")
-            if len(buffer) - pos < FRAME_LEN:
-                break
-            frame = buffer[pos : pos + FRAME_LEN]
-            if frame[-1] != TAIL:
-                raise self.error(f"frame ends with 0x{frame[-1]:02X}, expected 0xAA")
-            frames.append(frame)
-            pos += FRAME_LEN
-        return frames, buffer[pos:]
+    def frame_length(self, buffer: bytes, pos: int) -> int | None:
+        head = buffer[pos : pos + DATA_OFFSET]
+        if head[0] != HEAD or (len(head) > 1 and head[1] != FRAME_LEN):
+            return None
+        if len(head) > 2 and head[2] not in KNOWN:
+            return None
+        return FRAME_LEN
+
+    def frame_defect(self, frame: bytes) -> str | None:
+        return None if frame[-1] == TAIL else f"frame ends with 0x{frame[-1]:02X}, expected 0xAA"
 
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         return request is None or frame[2] == request[2]
@@ -106,8 +100,6 @@ class TianPowerDriver(Driver):
     def decode_frames(self, frames: list[bytes]) -> Sample:
         blocks: dict[int, bytes] = {}
         for frame in frames:
-            if frame[2] not in KNOWN:
-                raise self.error(f"unexpected response to command 0x{frame[2]:02X}")
             blocks[frame[2]] = frame
         missing = [f"0x{cmd:02X}" for cmd in REQUIRED if cmd not in blocks]
         if missing:
@@ -121,9 +113,6 @@ class TianPowerDriver(Driver):
         out.update(status)
         out.update(general)
         out.update(read_fields(self.family, blocks[CMD_MOSFET], MOSFET_FIELDS))
-        for key in ("battery_level", "battery_health"):
-            if out[key] > 100:
-                raise self.error(f"{key} {out[key]} % is above 100")
         cell_count, temp_count = out.pop("cell_count"), out.pop("temp_count")
         if not 0 < cell_count <= MAX_CELLS:
             raise self.error(f"impossible cell count {cell_count}")

@@ -32,6 +32,7 @@ PAD_LEN = 8
 HEX_DIGITS = frozenset(string.hexdigits.encode())
 MAX_CELLS = 16
 CELLS_OFFSET = 22
+ABSENT = (0x0000, 0xFFFF)  # unused cell slot, unfitted sensor (raw 0 = 0 K)
 
 FIELDS = (
     Field("voltage", 0, 4, 0.001, order="little"),
@@ -112,9 +113,8 @@ class TopbandDriver(Driver):
         if sum16(data[:-2]) != read_int(data, DATA_LEN - 2, 2):
             raise self.error(f"bad checksum in frame 0x{frame[0]:02X}")
         values = read_fields(self.family, data, FIELDS)
-        if values["battery_level"] > 100:
-            raise self.error(f"state of charge {values['battery_level']} % is above 100")
-        values["temperatures"] = [values.pop("temperature")]
-        cells = values_list(data, CELLS_OFFSET, MAX_CELLS, 2, scale=0.001, order="little")
-        values["cell_voltages"] = [c for c in cells if c]
+        temperature = values.pop("temperature")
+        values["temperatures"] = [] if read_int(data, 16, 2, order="little") in ABSENT else [temperature]
+        values["cell_voltages"] = values_list(data, CELLS_OFFSET, MAX_CELLS, 2, scale=0.001,
+                                              order="little", absent=ABSENT)
         return values
