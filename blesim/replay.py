@@ -1,8 +1,8 @@
 """Replay mode: a simulated device answers with the captured frames of a test vector.
 
 Vectors come from ../shared/vectors/vectors.json (the project's captured
-frames), falling back to tests/fixtures/vectors.json, plus the per-family
-files in tests/fixtures/vectors/. A request is answered by
+frames), then the entries only in tests/fixtures/vectors.json, then the
+per-family files in tests/fixtures/vectors/. A request is answered by
 the frames the vector maps to it (`request_frame_map`); a Modbus read the
 capture does not hold exactly is matched by slave, function and start
 register. Vectors without requests are streamed (Topband, JK) or read
@@ -24,15 +24,19 @@ VECTOR_FILES = (ROOT.parent / "shared" / "vectors" / "vectors.json",
 
 @cache
 def load_vectors(path: str | None = None) -> dict[str, dict[str, Any]]:
-    """Vectors by id from `path`, or from the first vector file that exists."""
-    candidates = [Path(path)] if path else [p for p in VECTOR_FILES if p.exists()]
-    if not candidates:
-        raise FileNotFoundError("no vectors.json found in " + ", ".join(map(str, VECTOR_FILES)))
-    table = {v["id"]: v for v in json.loads(candidates[0].read_text())}
-    if not path:
-        for extra in sorted((ROOT / "tests" / "fixtures" / "vectors").glob("*.json")):
-            for vector in json.loads(extra.read_text()):
-                table.setdefault(vector["id"], vector)
+    """Vectors by id from `path`, or from every vector file that exists (the first
+    file's entry wins), then each family's file in tests/fixtures/vectors/."""
+    if path:
+        files = [Path(path)]
+    else:
+        files = [p for p in VECTOR_FILES if p.exists()]
+        if not files:
+            raise FileNotFoundError("no vectors.json found in " + ", ".join(map(str, VECTOR_FILES)))
+        files += sorted((ROOT / "tests" / "fixtures" / "vectors").glob("*.json"))
+    table: dict[str, dict[str, Any]] = {}
+    for file in files:
+        for vector in json.loads(file.read_text()):
+            table.setdefault(vector["id"], vector)
     return table
 
 
