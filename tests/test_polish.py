@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import mock_restore_cache_with_extra_data
 
 from blesim import JbdDevice, SimDevice, VirtualProxy
-from custom_components.ble_battery_solar import async_remove_config_entry_device, get_manager
+from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.const import (
     CONF_KEEP_ALIVE,
     CONF_RELEASE_MINUTES,
@@ -254,18 +254,42 @@ async def test_diagnostics_are_redacted_and_carry_statistics(
     assert diag["last_update_success"] is False
 
 
-async def test_stale_devices_can_be_removed(
-    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
+async def test_device_page_offers_no_delete_and_the_entry_removes_the_device(
+    hass: HomeAssistant, hass_ws_client, jbd: SimDevice, proxy: VirtualProxy
 ) -> None:
+    """One device per entry: Delete belongs to the entry, not the device page.
+
+    The frontend offers Delete on a device only when the entry supports removing
+    devices; removing the device through the websocket command the page uses is
+    refused, and deleting the entry removes the device and closes its link.
+    """
     entry = await setup_entry(hass, jbd)
     assert await async_setup_component(hass, "config", {})
     registry = dr.async_get(hass)
-    ours = registry.async_get_device_by_connection(
+    device = registry.async_get_device_by_connection(
         (dr.CONNECTION_BLUETOOTH, jbd.address), entry.entry_id
     )
-    other = registry.async_get_or_create(
-        config_entry_id=entry.entry_id,
-        connections={(dr.CONNECTION_BLUETOOTH, "11:22:33:44:55:66")},
+    assert device is not None
+    client = await hass_ws_client(hass)
+
+    await client.send_json_auto_id({"type": "config_entries/get", "domain": DOMAIN})
+    response = await client.receive_json()
+    assert [e["supports_remove_device"] for e in response["result"]] == [False]
+
+    await client.send_json_auto_id(
+        {
+            "type": "config/device_registry/remove_config_entry",
+            "config_entry_id": entry.entry_id,
+            "device_id": device.id,
+        }
     )
-    assert not await async_remove_config_entry_device(hass, entry, ours)
-    assert await async_remove_config_entry_device(hass, entry, other)
+    response = await client.receive_json()
+    assert not response["success"]
+    assert registry.async_get(device.id) is not None
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert registry.async_get(device.id) is None
+    assert proxy.links == {}
+    assert proxy.opened == proxy.closed

@@ -9,7 +9,6 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util.hass_dict import HassKey
 
 from .connection import ConnectionManager
@@ -88,13 +87,3 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
         if not others and (monitor := hass.data.pop(DATA_DBUS_MONITOR, None)):
             await monitor.async_stop()
     return unloaded
-
-
-async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: BleBatterySolarConfigEntry, device: dr.DeviceEntry
-) -> bool:
-    """Allow removing a device entry that no longer belongs to this config entry."""
-    address = entry.runtime_data.address
-    return not any(
-        conn == (dr.CONNECTION_BLUETOOTH, address) for conn in device.connections
-    )
