@@ -79,7 +79,7 @@ CHARGING_STATES = ["deactivated", "activated", "standby", "mppt", "boost", "floa
                    "equalizing", "current_limiting", "dc_mode", "unknown"]
 # Values a charge controller reports that mean battery power rather than its own: a
 # controller's voltage x current is its charging power, shown as such (pv/charging_power).
-BATTERY_ONLY = frozenset({"power"})
+BATTERY_ONLY = frozenset({"power", "battery_power"})
 
 
 def _charging_state(sample: Sample) -> StateType:
@@ -101,6 +101,16 @@ SENSORS: tuple[BleSensorDescription, ...] = (
     _m("voltage", SD.VOLTAGE, V, precision=2),
     _m("current", SD.CURRENT, A, precision=2),
     _m("power", SD.POWER, W, precision=1),
+    # Home Assistant's Energy dashboard wants a battery's power positive when it
+    # discharges; ours (like current) is positive when charging. This is the same value
+    # with the dashboard's sign, hidden by default (pick it there, no "Inverted" needed).
+    BleSensorDescription(
+        key="battery_power", translation_key="battery_power", device_class=SD.POWER,
+        native_unit_of_measurement=W, state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1, entity_registry_visible_default=False,
+        exists_fn=lambda s: "power" in s,
+        value_fn=lambda s: None if s.get("power") is None else -s["power"],
+    ),
     _m("battery_level", SD.BATTERY, PERCENTAGE, precision=0),
     _m("cycle_charge", None, AMPERE_HOURS, precision=2, translation_key="cycle_charge"),
     _m("cycle_capacity", SD.ENERGY_STORAGE, WH, precision=0, translation_key="cycle_capacity"),
@@ -268,8 +278,8 @@ def _candidates(
     energy): its voltage x current is its charging power, not a battery's.
     """
     skip = BATTERY_ONLY if controller else frozenset()
-    for description in (*(d for d in SENSORS if d.key in sample and d.key not in skip),
-                        *_list_descriptions(sample)):
+    present = (d for d in SENSORS if (d.exists_fn(sample) if d.exists_fn else d.key in sample))
+    for description in (*(d for d in present if d.key not in skip), *_list_descriptions(sample)):
         yield description, BleSensor
     for energy in ENERGY_SENSORS:
         if energy.source in sample and energy.source not in skip:
