@@ -102,7 +102,8 @@ async def test_energy_sensors_count_and_survive_restart(
     jbd.model.current = -10.0  # about 133 W discharging
     entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 30})
     state = hass.states.get("sensor.sim_jbd_sp04s_discharge_energy")
-    assert float(state.state) == 1000.0
+    assert float(state.state) == 1.0  # 1000 Wh restored, shown in kWh
+    assert state.attributes["unit_of_measurement"] == "kWh"
     assert state.attributes["state_class"] == "total_increasing"
     assert state.attributes["device_class"] == "energy"
     energy = entry.runtime_data.energy
@@ -110,8 +111,10 @@ async def test_energy_sensors_count_and_survive_restart(
     await advance(hass, freezer, 125, step=1)  # four polls at a 30 s interval
     assert energy._last_time - start >= 90  # at least three intervals integrated
     power = -float(hass.states.get("sensor.sim_jbd_sp04s_power").state)
-    gained = float(hass.states.get("sensor.sim_jbd_sp04s_discharge_energy").state) - 1000.0
+    gained = energy.discharge_wh - 1000.0
     assert gained == pytest.approx(power * (energy._last_time - start) / 3600, rel=0.02)
+    shown = float(hass.states.get("sensor.sim_jbd_sp04s_discharge_energy").state)
+    assert shown == pytest.approx(energy.discharge_wh / 1000, abs=0.001)
     assert float(hass.states.get("sensor.sim_jbd_sp04s_charge_energy").state) == 0.0
     assert entry.runtime_data.energy.discharge_wh > 1000
 

@@ -1,4 +1,4 @@
-"""Binary sensors: MOSFET, balancer, heater and load switches, and the problem flag."""
+"""Binary sensors: charging, MOSFET, balancer, heater and load switches, the problem flag."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -29,17 +30,30 @@ class BleBinarySensorDescription(BinarySensorEntityDescription):
 
 
 def _flag(key: str, translation_key: str,
-          device_class: BinarySensorDeviceClass | None = None) -> BleBinarySensorDescription:
+          device_class: BinarySensorDeviceClass | None = None, *,
+          category: EntityCategory | None = None) -> BleBinarySensorDescription:
     return BleBinarySensorDescription(
         key=key, source=key, translation_key=translation_key, device_class=device_class,
+        entity_category=category,
         value_fn=lambda s: s.get(key),  # type: ignore[arg-type,return-value]
     )
 
 
+def _charging(sample: Sample) -> bool | None:
+    current = sample.get("current")
+    return None if current is None else current > 0  # current > 0 means charging
+
+
+DIAGNOSTIC = EntityCategory.DIAGNOSTIC
 BINARY_SENSORS: tuple[BleBinarySensorDescription, ...] = (
-    _flag("chrg_mosfet", "charge_mosfet"),
-    _flag("dischrg_mosfet", "discharge_mosfet"),
-    _flag("balancer", "balancer", BinarySensorDeviceClass.RUNNING),
+    BleBinarySensorDescription(
+        key="charging", source="current", device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        value_fn=_charging,
+    ),
+    # the pack's internals: on the device page's Diagnostic card, not on dashboards
+    _flag("chrg_mosfet", "charge_mosfet", category=DIAGNOSTIC),
+    _flag("dischrg_mosfet", "discharge_mosfet", category=DIAGNOSTIC),
+    _flag("balancer", "balancer", BinarySensorDeviceClass.RUNNING, category=DIAGNOSTIC),
     _flag("heater", "heater", BinarySensorDeviceClass.HEAT),
     _flag("load_on", "load", BinarySensorDeviceClass.POWER),
     BleBinarySensorDescription(

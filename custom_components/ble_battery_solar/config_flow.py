@@ -296,6 +296,14 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         return BleBatterySolarOptionsFlow()
 
 
+def _number_box(low: int, high: int, unit: str) -> selector.NumberSelector:
+    """A whole number typed into a box that shows its unit (not a slider without a value)."""
+    return selector.NumberSelector(selector.NumberSelectorConfig(
+        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX,
+        unit_of_measurement=unit,
+    ))
+
+
 class BleBatterySolarOptionsFlow(OptionsFlow):
     """Update interval, keep-connection window, release time; applied without a restart."""
 
@@ -313,13 +321,13 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_UPDATE_INTERVAL,
                     default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
-                ): vol.All(vol.Coerce(int), vol.Range(min=MIN_UPDATE_INTERVAL, max=MAX_UPDATE_INTERVAL)),
+                ): _number_box(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
                 vol.Required(
                     CONF_KEEP_ALIVE, default=options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE)
-                ): vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_KEEP_ALIVE)),
+                ): _number_box(0, MAX_KEEP_ALIVE, "s"),
                 vol.Required(
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
-                ): vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_RELEASE_MINUTES)),
+                ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
             }),
         )

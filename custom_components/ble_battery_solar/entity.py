@@ -12,10 +12,24 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import BleBatterySolarCoordinator
-from .protocol import Sample
+from .protocol import Driver, Sample
 
 if TYPE_CHECKING:
     from . import BleBatterySolarConfigEntry
+
+
+def brand_of(driver: Driver) -> str | None:
+    """The brand a device of this family carries, not the protocol's name.
+
+    A driver may name it (`brand`); otherwise it is the first word of the family's
+    title ("JK / Jikong BMS" → JK). Generic protocols (the Bluetooth Battery Service)
+    have no brand.
+    """
+    if (brand := getattr(driver, "brand", None)) is not None:
+        return str(brand)
+    if driver.generic:
+        return None
+    return driver.title.split()[0]
 
 
 class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
@@ -31,12 +45,13 @@ class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
         address = coordinator.address
         self._attr_unique_id = f"{format_mac(address)}_{description.key}"
         data = coordinator.data or {}
-        driver = coordinator.driver
+        title = coordinator.config_entry.title
         self._attr_device_info = DeviceInfo(
             connections={(CONNECTION_BLUETOOTH, address)},
-            name=coordinator.config_entry.title,
-            manufacturer=driver.title,
-            model=data.get("model"),
+            name=title,
+            manufacturer=str(data.get("manufacturer") or "") or brand_of(coordinator.driver),
+            # what the device says it is, else its advertised name (never the address)
+            model=data.get("model") or (title if title.upper() != address.upper() else None),
             serial_number=data.get("serial_number"),
             sw_version=data.get("sw_version"),
             hw_version=data.get("hw_version"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -44,6 +45,7 @@ class BleSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[Sample], StateType]
     exists_fn: Callable[[Sample], bool] | None = None
+    attributes_fn: Callable[[Sample], dict[str, Any]] | None = None
 
 
 def _key(key: str) -> Callable[[Sample], StateType]:
@@ -69,12 +71,46 @@ def _m(key: str, device_class: SensorDeviceClass | None, unit: str | None, *,
 
 V, A, W, WH = (UnitOfElectricPotential.VOLT, UnitOfElectricCurrent.AMPERE,
                UnitOfPower.WATT, UnitOfEnergy.WATT_HOUR)
+KWH = UnitOfEnergy.KILO_WATT_HOUR
 SD = SensorDeviceClass
+# Charging states of solar and DC-DC charge controllers (translated in strings.json);
+# a state outside this list shows as "unknown".
+CHARGING_STATES = ["deactivated", "activated", "standby", "mppt", "boost", "floating",
+                   "equalizing", "current_limiting", "dc_mode", "unknown"]
+# Values a charge controller reports that mean battery power rather than its own: a
+# controller's voltage x current is its charging power, shown as such (pv/charging_power).
+BATTERY_ONLY = frozenset({"power", "battery_power"})
+
+
+def _charging_state(sample: Sample) -> StateType:
+    state = sample.get("charging_state")
+    if state is None:
+        return None
+    return state if state in CHARGING_STATES else "unknown"
+
+
+def _energy(key: str, *, precision: int = 2) -> BleSensorDescription:
+    """A device-reported energy counter in Wh, shown in kWh."""
+    return BleSensorDescription(
+        key=key, translation_key=key, device_class=SD.ENERGY, native_unit_of_measurement=WH,
+        suggested_unit_of_measurement=KWH, suggested_display_precision=precision,
+        state_class=SensorStateClass.TOTAL_INCREASING, value_fn=_key(key),
+    )
 
 SENSORS: tuple[BleSensorDescription, ...] = (
     _m("voltage", SD.VOLTAGE, V, precision=2),
     _m("current", SD.CURRENT, A, precision=2),
     _m("power", SD.POWER, W, precision=1),
+    # Home Assistant's Energy dashboard wants a battery's power positive when it
+    # discharges; ours (like current) is positive when charging. This is the same value
+    # with the dashboard's sign, hidden by default (pick it there, no "Inverted" needed).
+    BleSensorDescription(
+        key="battery_power", translation_key="battery_power", device_class=SD.POWER,
+        native_unit_of_measurement=W, state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1, entity_registry_visible_default=False,
+        exists_fn=lambda s: "power" in s,
+        value_fn=lambda s: None if s.get("power") is None else -s["power"],
+    ),
     _m("battery_level", SD.BATTERY, PERCENTAGE, precision=0),
     _m("cycle_charge", None, AMPERE_HOURS, precision=2, translation_key="cycle_charge"),
     _m("cycle_capacity", SD.ENERGY_STORAGE, WH, precision=0, translation_key="cycle_capacity"),
@@ -99,15 +135,16 @@ SENSORS: tuple[BleSensorDescription, ...] = (
     _m("load_current", SD.CURRENT, A, precision=2, translation_key="load_current"),
     _m("load_power", SD.POWER, W, precision=0, translation_key="load_power"),
     _m("charging_power", SD.POWER, W, precision=0, translation_key="charging_power"),
-    _m("charging_state", None, None, translation_key="charging_state", state_class=None),
+    BleSensorDescription(
+        key="charging_state", translation_key="charging_state", device_class=SD.ENUM,
+        options=CHARGING_STATES, value_fn=_charging_state,
+    ),
     _m("controller_temperature", SD.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1,
        translation_key="controller_temperature"),
     _m("battery_temperature", SD.TEMPERATURE, UnitOfTemperature.CELSIUS, precision=1,
        translation_key="battery_temperature"),
-    _m("energy_generated_today", SD.ENERGY, WH, precision=0,
-       translation_key="energy_generated_today", state_class=SensorStateClass.TOTAL_INCREASING),
-    _m("energy_generated_total", SD.ENERGY, WH, precision=0,
-       translation_key="energy_generated_total", state_class=SensorStateClass.TOTAL_INCREASING),
+    _energy("energy_generated_today"),
+    _energy("energy_generated_total", precision=1),
 )
 
 
@@ -127,6 +164,16 @@ def _cell_summary(fn: Callable[[list[float]], float]) -> Callable[[Sample], Stat
     return value
 
 
+def _which_cell(fn: Callable[[list[float]], float]) -> Callable[[Sample], dict[str, Any]]:
+    """The number (from 1) of the lowest or highest cell, as a state attribute."""
+
+    def attributes(sample: Sample) -> dict[str, Any]:
+        cells: list[float] = sample.get("cell_voltages") or []
+        return {"cell": cells.index(fn(cells)) + 1} if cells else {}
+
+    return attributes
+
+
 def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
     """One sensor per cell and per temperature probe, plus min/max cell summaries."""
     out: list[BleSensorDescription] = []
@@ -136,7 +183,7 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
             translation_placeholders={"index": str(i + 1)},
             device_class=SD.VOLTAGE, native_unit_of_measurement=V,
             state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
-            value_fn=_listed("cell_voltages", i),
+            entity_category=EntityCategory.DIAGNOSTIC, value_fn=_listed("cell_voltages", i),
         ))
     if sample.get("cell_voltages"):
         for name, fn in (("min", min), ("max", max)):
@@ -144,7 +191,7 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
                 key=f"{name}_cell_voltage", translation_key=f"{name}_cell_voltage",
                 device_class=SD.VOLTAGE, native_unit_of_measurement=V,
                 state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
-                value_fn=_cell_summary(fn),
+                value_fn=_cell_summary(fn), attributes_fn=_which_cell(fn),
             ))
     for i in range(len(sample.get("temperatures") or [])):
         out.append(BleSensorDescription(
@@ -152,7 +199,7 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
             translation_placeholders={"index": str(i + 1)},
             device_class=SD.TEMPERATURE, native_unit_of_measurement=UnitOfTemperature.CELSIUS,
             state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=1,
-            value_fn=_listed("temperatures", i),
+            entity_category=EntityCategory.DIAGNOSTIC, value_fn=_listed("temperatures", i),
         ))
     return out
 
@@ -199,7 +246,8 @@ ENERGY_SENSORS: tuple[EnergySensorDescription, ...] = tuple(
     EnergySensorDescription(
         key=key, translation_key=key, source=source, field=field,
         device_class=SD.ENERGY, native_unit_of_measurement=WH,
-        state_class=SensorStateClass.TOTAL_INCREASING, suggested_display_precision=0,
+        suggested_unit_of_measurement=KWH, suggested_display_precision=2,
+        state_class=SensorStateClass.TOTAL_INCREASING,
     )
     for key, source, field in (
         ("charge_energy", "power", "charge_wh"),
@@ -215,15 +263,26 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create sensors for every value the device reports; add new ones as they appear."""
-    async_add_as_reported(entry, async_add_entities, _candidates)
+    controller = entry.runtime_data.driver.kind == "controller"
+    async_add_as_reported(
+        entry, async_add_entities, lambda sample: _candidates(sample, controller=controller)
+    )
 
 
-def _candidates(sample: Sample) -> Iterator[tuple[EntityDescription, EntityFactory]]:
-    """Every sensor the sample supports: values, cells and probes, energy, link statistics."""
-    for description in (*(d for d in SENSORS if d.key in sample), *_list_descriptions(sample)):
+def _candidates(
+    sample: Sample, *, controller: bool
+) -> Iterator[tuple[EntityDescription, EntityFactory]]:
+    """Every sensor the sample supports: values, cells and probes, energy, link statistics.
+
+    A charge controller gets no battery-only sensors (bare power, charge and discharge
+    energy): its voltage x current is its charging power, not a battery's.
+    """
+    skip = BATTERY_ONLY if controller else frozenset()
+    present = (d for d in SENSORS if (d.exists_fn(sample) if d.exists_fn else d.key in sample))
+    for description in (*(d for d in present if d.key not in skip), *_list_descriptions(sample)):
         yield description, BleSensor
     for energy in ENERGY_SENSORS:
-        if energy.source in sample:
+        if energy.source in sample and energy.source not in skip:
             yield energy, EnergySensor
     for link in LINK_SENSORS:
         yield link, LinkSensor
@@ -239,6 +298,13 @@ class BleSensor(BleBatterySolarEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         return self.entity_description.value_fn(self.coordinator.data or {})
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """E.g. which cell is the lowest or highest."""
+        if (fn := self.entity_description.attributes_fn) is None:
+            return None
+        return fn(self.coordinator.data or {})
 
     @property
     def available(self) -> bool:
