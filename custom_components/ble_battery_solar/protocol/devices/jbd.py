@@ -23,6 +23,8 @@ COMMANDS = frozenset((CMD_BASIC, CMD_CELLS, CMD_VERSION))
 ABSENT_TEMPERATURE = (0x0000, 0xFFFF)
 # Seplos V2 packs ("BP00".."BP99") advertise service 0xFF00 as well.
 SEPLOS_V2_NAME = re.compile(r"BP\d{2}")
+# KS48x00 boards (family braunpwr: "HSKS-…", "BL-…", "KS-…") advertise service 0xFF00 too.
+KS_NAME = re.compile(r"(HSKS|BL|KS)-")
 
 BASIC_FIELDS = (
     Field("voltage", 0, 2, 0.01),
@@ -65,7 +67,8 @@ class JbdDriver(Driver):
 
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:
-        return adv.local_name is None or not SEPLOS_V2_NAME.fullmatch(adv.local_name)
+        name = adv.local_name
+        return name is None or not (SEPLOS_V2_NAME.fullmatch(name) or KS_NAME.match(name))
 
     def requests(self) -> list[bytes]:
         return [request(CMD_BASIC), request(CMD_CELLS)]
