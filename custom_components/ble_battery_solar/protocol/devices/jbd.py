@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from ..base import Driver, Field, Matcher, read_fields, uuid16, values_list
 from ..models import Advertisement, Sample
+from .humsienk import HumsienkDriver
 
 HEAD, TAIL = 0xDD, 0x77
 CMD_BASIC, CMD_CELLS, CMD_VERSION = 0x03, 0x04, 0x05
@@ -61,6 +62,9 @@ class JbdDriver(Driver):
 
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:
+        # Humsienk BMS advertise 0xFF00 beside their own service 0x0001
+        if HumsienkDriver.matches(adv):
+            return False
         return adv.local_name is None or not SEPLOS_V2_NAME.fullmatch(adv.local_name)
 
     def requests(self) -> list[bytes]:
