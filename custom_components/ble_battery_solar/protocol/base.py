@@ -138,7 +138,8 @@ def read_fields(family: str, data: bytes, fields: Iterable[Field]) -> dict[str, 
         if f.kind == "bool":
             out[f.key] = bool(raw)
         elif f.kind == "int":
-            out[f.key] = int((raw + f.add) * f.scale)
+            # no float detour for plain integers: words above 2**53 must stay exact
+            out[f.key] = raw if f.scale == 1 and not f.add else int((raw + f.add) * f.scale)
         else:
             out[f.key] = round((raw + f.add) * f.scale, 6)
     return out
