@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, uuid16, values_list
 from ..models import Advertisement, Sample
+from .humsienk import HumsienkDriver
 
 HEAD, TAIL = 0xDD, 0x77
 CMD_BASIC, CMD_CELLS, CMD_VERSION = 0x03, 0x04, 0x05
@@ -67,6 +68,9 @@ class JbdDriver(Driver):
 
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:
+        # Humsienk BMS advertise 0xFF00 beside their own service 0x0001
+        if HumsienkDriver.matches(adv):
+            return False
         name = adv.local_name
         return name is None or not (SEPLOS_V2_NAME.fullmatch(name) or KS_NAME.match(name))
 
