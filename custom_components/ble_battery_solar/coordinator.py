@@ -191,7 +191,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         return remove
 
     @callback
-    def _async_refresh_finished(self) -> None:
+    def _update_energy_if_data_unchanged(self) -> None:
         """After a successful poll whose data did not change, update the energy sensors.
 
         (When the data changed, every entity is updated anyway.)
@@ -299,6 +299,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         central" (every other entity stays unavailable either way).
         """
         super()._async_refresh_finished()
+        self._update_energy_if_data_unchanged()
         kind = None if self.last_update_success else str(
             getattr(self.last_exception, "translation_key", None) or "error"
         )
