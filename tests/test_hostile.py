@@ -91,6 +91,13 @@ class SteadyJbd(JbdDevice):
         return self._answers[bytes(data)]
 
 
+def _wh(hass: HomeAssistant, entity_id: str) -> float:
+    """An energy sensor's state in Wh, whatever unit it is shown in (kWh by default)."""
+    state = hass.states.get(entity_id)
+    factor = {"Wh": 1.0, "kWh": 1000.0}[state.attributes["unit_of_measurement"]]
+    return float(state.state) * factor
+
+
 async def test_energy_grows_with_constant_and_with_changing_readings(
     hass: HomeAssistant, proxy: VirtualProxy, freezer
 ) -> None:
@@ -98,7 +105,7 @@ async def test_energy_grows_with_constant_and_with_changing_readings(
     device.model.current = -5.0
     entry = await setup_entry(hass, device, {CONF_UPDATE_INTERVAL: 30})
     coordinator = entry.runtime_data
-    assert float(hass.states.get(DISCHARGE).state) == 0.0
+    assert _wh(hass, DISCHARGE) == 0.0
     power = -float(hass.states.get(POWER).state)
     assert power > 0
     first = coordinator.energy._last_time
@@ -107,16 +114,16 @@ async def test_energy_grows_with_constant_and_with_changing_readings(
     integrated = coordinator.energy._last_time - first
     assert integrated >= 8 * 30
     expected = power * integrated / 3600
-    assert float(hass.states.get(DISCHARGE).state) == pytest.approx(expected, rel=0.01)
+    assert _wh(hass, DISCHARGE) == pytest.approx(expected, rel=0.01)
     # The readings change: the total keeps following every poll.
     device.steady = False
     device.model.current = -10.0
-    before = float(hass.states.get(DISCHARGE).state)
+    before = _wh(hass, DISCHARGE)
     for _ in range(3):
         await advance(hass, freezer, 30, step=1)
-        assert float(hass.states.get(DISCHARGE).state) == pytest.approx(
+        assert _wh(hass, DISCHARGE) == pytest.approx(
             coordinator.energy.discharge_wh, abs=0.001)
-    assert float(hass.states.get(DISCHARGE).state) > before + power * 90 / 3600
+    assert _wh(hass, DISCHARGE) > before + power * 90 / 3600
     assert float(hass.states.get("sensor.sim_jbd_sp04s_charge_energy").state) == 0.0
 
 

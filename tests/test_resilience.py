@@ -47,8 +47,9 @@ async def test_one_corrupt_frame_is_asked_again_on_the_same_link(
     assert proxy.closed == 0
     assert stats.retries == 1
     assert stats.failures == {}
-    # JBD asks two registers: the corrupt answer's poll was asked again (2 + 2 writes)
-    assert len(jbd.requests_seen) - requests_before == 4
+    # The corrupt answer to the first of JBD's two requests fails its checksum as soon as
+    # it arrives; the poll is asked again at once (1 + 2 writes)
+    assert len(jbd.requests_seen) - requests_before == 3
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(proxy)
 
@@ -56,15 +57,16 @@ async def test_one_corrupt_frame_is_asked_again_on_the_same_link(
 async def test_at_most_two_retries_per_poll(
     hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy
 ) -> None:
-    """JBD's poll is two requests: 3 corrupt answers spoil two attempts, 5 spoil all three."""
+    """A corrupt answer spoils its attempt as soon as it arrives: 2 spoil two attempts and the
+    third succeeds, 3 spoil all three."""
     entry = await setup_entry(hass, jbd)
     coordinator = entry.runtime_data
     stats = get_manager(hass).device_stats(jbd.address)
-    jbd.faults.corrupt_next = 3
+    jbd.faults.corrupt_next = 2
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert (stats.retries, proxy.opened) == (2, 1)
-    jbd.faults.corrupt_next = 5
+    jbd.faults.corrupt_next = 3
     await coordinator.async_refresh()
     assert not coordinator.last_update_success
     assert coordinator.last_exception.translation_key == MALFORMED

@@ -105,7 +105,8 @@ def _is_measurement(family: str, frame: bytes) -> bool:
     return False
 
 
-def _measurement_spans(driver: Driver, buffer: bytes) -> list[Span]:
+def _frame_spans(driver: Driver, buffer: bytes) -> list[tuple[Span, bool]]:
+    """Where each whole frame of the stream lies, and whether it is a measurement frame."""
     try:
         frames, _rest = driver.frames_in(buffer)
     except (FrameError, IndexError, ValueError):
@@ -116,8 +117,7 @@ def _measurement_spans(driver: Driver, buffer: bytes) -> list[Span]:
         if start < 0:
             break
         pos = start + len(frame)
-        if _is_measurement(driver.family, frame):
-            spans.append((start, pos))
+        spans.append(((start, pos), _is_measurement(driver.family, frame)))
     return spans
 
 
@@ -132,8 +132,13 @@ def masked_positions(driver: Driver, buffer: bytes) -> set[int]:
     """Positions of the bytes in one poll's byte stream that diagnostics must not show."""
     masked: set[int] = set()
     kept = bytearray(len(buffer))
-    for start, end in _measurement_spans(driver, buffer):
-        kept[start:end] = b"\x01" * (end - start)
+    spans = _frame_spans(driver, buffer)
+    for (start, end), measurement in spans:
+        if measurement:
+            kept[start:end] = b"\x01" * (end - start)
+    # a run of text ends where a frame starts: a header byte that happens to be
+    # printable ('{', '~', ':') belongs to its frame, not to the text before it
+    frame_starts = {start for (start, _end), _m in spans}
     scan = IDENTITY.get(driver.family)
     for header, start, end in scan(buffer) if scan else ():
         if not kept[header]:  # a header inside a measurement frame is data
@@ -142,6 +147,10 @@ def masked_positions(driver: Driver, buffer: bytes) -> set[int]:
     run_start = None
     for pos in range(len(buffer) + 1):
         text = pos < len(buffer) and not kept[pos] and _is_text(buffer[pos])
+        if pos in frame_starts and run_start is not None:
+            if pos - run_start >= MIN_TEXT_RUN:
+                masked.update(range(run_start, pos))
+            run_start = None
         if text and run_start is None:
             run_start = pos
         elif not text and run_start is not None:

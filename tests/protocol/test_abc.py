@@ -123,7 +123,9 @@ def test_main_frame_is_required() -> None:
 
 def test_model_settings_frames_and_empty_cell_slots() -> None:
     settings = frame(0xF5, b"\x42\x0e")
-    sample = decode("abc", [MODEL, MAIN, BALANCE, frame(0xF4, b"\x01\x72\x0d\x00\x00\x00\x00\x00"),
+    # a one-cell pack: its voltage is that cell's (the plausibility rule compares them)
+    one_cell = frame(0xF0, (3442).to_bytes(3, "little") + MAIN[5:19])
+    sample = decode("abc", [MODEL, one_cell, BALANCE, frame(0xF4, b"\x01\x72\x0d\x00\x00\x00\x00\x00"),
                             settings, FETS])
     assert sample["model"] == "SOK-BMS"
     assert sample["cell_voltages"] == [3.442]

@@ -96,7 +96,9 @@ def test_basic_object_without_optional_keys() -> None:
 
 
 def test_sentinels_are_dropped() -> None:
-    sample = decode("felicity", [real(BatcelList=[[3300, 65535, 3301]],
+    # a two-cell pack (6.6 V), so the pack voltage matches the cells left
+    sample = decode("felicity", [real(Batt=[[6601], [0], [None]],
+                                      BatcelList=[[3300, 65535, 3301]],
                                       BtemList=[[250, 32767, 65535, -52]])])
     assert sample["cell_voltages"] == [3.3, 3.301]
     assert sample["temperatures"] == [25.0, -5.2]

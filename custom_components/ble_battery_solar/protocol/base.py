@@ -235,6 +235,8 @@ class Driver(ABC):
     alternatives: ClassVar[tuple[str, ...]] = ()
     # keys a successful decode must contain (checked after decode_frames)
     required_keys: ClassVar[tuple[str, ...]] = ()
+    # False for protocols whose frames carry no checksum (their framing is checked instead)
+    checksummed: ClassVar[bool] = True
 
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant

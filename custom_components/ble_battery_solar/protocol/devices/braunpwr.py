@@ -55,6 +55,7 @@ class BraunPwrDriver(Driver):
     """KS48x00 BMS (Braun Power and others): status, cells, probes and versions per poll."""
 
     family = "braunpwr"
+    checksummed = False
     title = "Braun Power / KS48x00 BMS"
     service_uuid = uuid16(0xFF00)
     notify_uuid = uuid16(0xFF01)

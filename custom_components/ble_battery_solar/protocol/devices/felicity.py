@@ -72,6 +72,7 @@ class FelicityDriver(Driver):
     """Felicity ESS / FLB battery: JSON objects answering ASCII commands."""
 
     family = "felicity"
+    checksummed = False
     title = "Felicity Solar battery"
     service_uuid = SERVICE_UUID
     notify_uuid = NOTIFY_UUID

@@ -66,6 +66,7 @@ class TianPowerDriver(Driver):
     """TianPower BMS: seven 20-byte request/response exchanges per poll."""
 
     family = "tianpower"
+    checksummed = False
     title = "TianPower BMS"
     service_uuid = uuid16(0xFF00)
     notify_uuid = uuid16(0xFF01)
