@@ -11,7 +11,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components  # noqa: F401  # must be imported before HA looks up integrations
 from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
-from custom_components.ble_battery_solar.const import CONF_FAMILY, DOMAIN
+from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_VARIANT, DOMAIN
+from custom_components.ble_battery_solar.protocol import Advertisement, get_driver
 
 JBD_ADDRESS = "A5:C2:37:10:00:01"
 BBS_ADDRESS = "C0:FF:EE:00:00:0F"
@@ -65,7 +66,9 @@ def make_entry(device: SimDevice, options: dict[str, Any] | None = None) -> Mock
         domain=DOMAIN,
         title=device.name,
         unique_id=device.address,
-        data={"address": device.address, CONF_FAMILY: device.family},
+        data={"address": device.address, CONF_FAMILY: device.family,
+              CONF_VARIANT: get_driver(device.family).variant_for(
+                  Advertisement.from_any({**device.advertisement(), "address": device.address}))},
         options=options or {},
     )
 

@@ -36,6 +36,9 @@ def test_every_protocol_family_has_a_simulated_device() -> None:
 
 def poll(device: SimDevice, variant: str | None = None) -> list[bytes]:
     """One poll as the integration runs it, returning the notifications (MTU-sized)."""
+    if variant is None:  # what the config flow stores from the advertisement
+        adv = Advertisement.from_any({**device.advertisement(), "address": device.address})
+        variant = get_driver(device.family).variant_for(adv)
     driver = get_driver(device.family)(variant)
     if driver.read_uuid is not None:
         return [device.read(driver.read_uuid)]

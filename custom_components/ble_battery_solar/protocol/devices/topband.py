@@ -49,6 +49,7 @@ FIELDS = (
 MANUFACTURER_IDS = (0x0000, 0xFFFF)
 # Names of other families that advertise 0xFFE0 as well.
 FOREIGN_NAME_PREFIXES = ("ANT", "JK")
+EPOCH_SERVICE_DATA = uuid16(0x3333)
 
 
 def _is_padded(tail: bytes) -> bool:
@@ -73,6 +74,8 @@ class TopbandDriver(Driver):
         # The BLE module puts its 6-byte MAC (7 bytes on some) behind the company id.
         payloads = [adv.manufacturer_data[m] for m in MANUFACTURER_IDS if m in adv.manufacturer_data]
         if not any(len(p) in (6, 7) for p in payloads):
+            return False
+        if EPOCH_SERVICE_DATA in adv.service_data:  # Epoch Pro uses the same BLE module
             return False
         name = (adv.local_name or "").upper()
         return not name.startswith(FOREIGN_NAME_PREFIXES)
