@@ -143,6 +143,9 @@ def test_pack_values_are_combined() -> None:
 @given(st.lists(st.integers(2500, 3650), min_size=1, max_size=16))
 def test_cells_of_a_pack_decode_exactly(mv: list[int]) -> None:
     cells = b"".join(v.to_bytes(2, "big") for v in mv)
-    sample = decode("epoch_pro", [SYSTEM, edited(PACK1, {50: bytes((len(mv),)), 72: cells})])
+    pack_voltage = round(sum(mv) / 10).to_bytes(2, "big")  # the pack's own voltage, 10 mV
+    sample = decode("epoch_pro", [SYSTEM, edited(PACK1, {46: pack_voltage, 50: bytes((len(mv),)),
+                                                         72: cells})])
     assert sample["cell_voltages"] == [v / 1000 for v in mv]
     assert sample["delta_voltage"] == round((max(mv) - min(mv)) / 1000, 3)
+    assert sample["packs"][0]["cell_voltages"] == sample["cell_voltages"]

@@ -46,6 +46,7 @@ SYSTEM_FIELDS = (
 )
 PACK_FIELDS = (
     Field("cycles", 16, 2, kind="int"),
+    Field("voltage", 46, 2, 0.01),
     Field("current", 48, 2, 0.01, signed=True),
     Field("cells", 50, 1, kind="int"),
     Field("probes", 51, 1, kind="int"),
@@ -140,6 +141,13 @@ class EpochProDriver(Driver):
         out["cell_voltages"] = [v for p in ordered for v in p["cell_voltages"]]
         out["temperatures"] = [t for p in ordered for t in p["temperatures"]]
         out["delta_voltage"] = max(p["delta"] for p in ordered)
+        # the packs are in parallel: each pack's cells add up to its own voltage
+        out["packs"] = [
+            {"pack_address": n, "voltage": p["voltage"], "current": p["current"],
+             "battery_level": p["level"], "cycles": p["cycles"],
+             "cell_voltages": p["cell_voltages"], "temperatures": p["temperatures"]}
+            for n, p in sorted(packs.items())
+        ]
         return out  # type: ignore[return-value]
 
     def _pack(self, data: bytes) -> dict[str, Any]:
