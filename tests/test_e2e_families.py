@@ -1,5 +1,7 @@
 """End to end through Home Assistant for every protocol family, and every blesim fault.
 
+Tests that take `make_any_proxy` run twice: on blesim's own scanner and on
+blesim's ESPHome node through HA's real esphome integration (`--ble-path`).
 Each family: a simulated device advertises through a virtual proxy, HA's
 bluetooth discovery starts our config flow (the user step for the Battery
 Service, which is never pushed), confirming it creates an entry whose entities
@@ -41,7 +43,7 @@ from custom_components.ble_battery_solar.connection import (
 )
 from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_KEEP_ALIVE, DOMAIN
 
-from .conftest import advance, make_entry, run_until_done, setup_entry
+from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
 # A family recognised by its module vendor's address prefix names its own test address.
 ADDRESSES = {
@@ -107,9 +109,9 @@ async def add_through_ui(hass: HomeAssistant, device: SimDevice) -> Any:
 
 @pytest.mark.parametrize("family", FAMILIES)
 async def test_family_discovered_added_and_shown(
-    hass: HomeAssistant, make_proxy: Any, family: str
+    hass: HomeAssistant, make_any_proxy: Any, family: str
 ) -> None:
-    proxy = make_proxy(slots=3)
+    proxy = await make_any_proxy(slots=3)
     device = proxy.add(device_of(family))
     if family == "renogy_controller":
         device.model.wall = lambda: 12.5 * 3600  # half past noon UTC: the sun shines
@@ -144,13 +146,14 @@ async def test_family_discovered_added_and_shown(
 
 @pytest.mark.parametrize("family", FAMILIES)
 async def test_corrupt_frames_are_a_clear_error_and_recover(
-    hass: HomeAssistant, make_proxy: Any, family: str
+    hass: HomeAssistant, make_any_proxy: Any, family: str
 ) -> None:
-    proxy = make_proxy(slots=3)
+    proxy = await make_any_proxy(slots=3)
     device = proxy.add(device_of(family))
     entry = await setup_entry(hass, device)
     coordinator = entry.runtime_data
     device.faults.corrupt = True
+    await drain()  # a frame a streaming device sent before the fault is still valid
     await coordinator.async_refresh()
     assert not coordinator.last_update_success
     assert coordinator.last_exception.translation_key == MALFORMED
@@ -165,9 +168,9 @@ async def test_corrupt_frames_are_a_clear_error_and_recover(
 
 
 async def test_slow_connect_with_realistic_latency(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
-    proxy = make_proxy(latency=Latency())  # connect 1.5 s, round trip 60 ms
+    proxy = await make_any_proxy(latency=Latency())  # connect 1.5 s, round trip 60 ms
     device = proxy.add(device_of("tianpower"))  # seven request/response exchanges per poll
     device.faults.connect_delay = 8.0
     entry = make_entry(device)
@@ -182,9 +185,9 @@ async def test_slow_connect_with_realistic_latency(
 
 
 async def test_refused_connect_then_recovery(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
-    proxy = make_proxy()
+    proxy = await make_any_proxy()
     device = proxy.add(device_of("jk"))
     entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
     device.faults.refuse_connect = True
@@ -198,14 +201,15 @@ async def test_refused_connect_then_recovery(
 
 
 async def test_link_drops_mid_response_of_a_chunked_streaming_device(
-    hass: HomeAssistant, make_proxy: Any
+    hass: HomeAssistant, make_any_proxy: Any
 ) -> None:
     """JK sends 300-byte frames in 128-byte notifications; the link drops after the first."""
-    proxy = make_proxy()
+    proxy = await make_any_proxy()
     device = proxy.add(device_of("jk"))
     entry = await setup_entry(hass, device)
     coordinator = entry.runtime_data
     device.faults.drop_mid_response = True
+    await drain()  # a frame a streaming device sent before the fault is still whole
     await coordinator.async_refresh()
     assert coordinator.last_exception.translation_key == LINK_LOST
     await hass.async_block_till_done()
@@ -240,9 +244,9 @@ async def test_device_that_never_answers_times_out(
 
 @pytest.mark.parametrize("family", ["daly", "ant"])
 async def test_truncated_frames_fail_cleanly(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any, family: str
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any, family: str
 ) -> None:
-    proxy = make_proxy()
+    proxy = await make_any_proxy()
     device = proxy.add(device_of(family))
     entry = await setup_entry(hass, device)
     device.faults.truncate = True
@@ -255,10 +259,10 @@ async def test_truncated_frames_fail_cleanly(
 
 
 async def test_out_of_range_for_a_while(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
     """A scripted fault: the device vanishes for 60 s, polls fail 'not found', then recover."""
-    proxy = make_proxy(advertise_every=5.0)
+    proxy = await make_any_proxy(advertise_every=5.0)
     device = proxy.add(device_of("eg4"))
     entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
     device.fault_for(60, out_of_range=True)
@@ -272,9 +276,9 @@ async def test_out_of_range_for_a_while(
 
 
 async def test_phone_app_holding_the_device(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
-    proxy = make_proxy()
+    proxy = await make_any_proxy()
     device = proxy.add(device_of("renogy_battery"))
     entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
     device.faults.held_by_phone = True
@@ -385,10 +389,10 @@ async def test_proxy_offline_fails_over_to_another_proxy(
     assert_no_leak(first, second)
 
 
-async def test_every_family_shares_one_three_slot_proxy(hass: HomeAssistant, make_proxy: Any
+async def test_every_family_shares_one_three_slot_proxy(hass: HomeAssistant, make_any_proxy: Any
                                                         ) -> None:
     """Twelve devices rotate through three slots; every poll succeeds, no slot is overused."""
-    proxy = make_proxy(slots=3)
+    proxy = await make_any_proxy(slots=3)
     devices = [proxy.add(device_of(family)) for family in FAMILIES]
     entries = [await setup_entry(hass, d) for d in devices]
     assert all(e.state is ConfigEntryState.LOADED for e in entries)

@@ -1,0 +1,61 @@
+"""One allocated connection slot of an `EspHomeNode` and the tasks that run on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from .wire import int_to_mac
+
+if TYPE_CHECKING:
+    from ..devices import SimDevice
+    from .gatt import GattTable
+    from .session import ApiSession
+
+
+class Link:
+    """One allocated connection slot: connecting, then connected to a simulated device."""
+
+    def __init__(self, session: ApiSession, address: int) -> None:
+        self.session = session
+        self.address = address
+        self.mac = int_to_mac(address)
+        self.device: SimDevice | None = None
+        self.table: GattTable | None = None
+        self.connected = False
+        self.registered: set[int] = set()  # characteristic handles with notify registered
+        self.enabled: set[int] = set()  # ... whose CCCD the client switched on
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stream_task: asyncio.Task[None] | None = None
+        self.send_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Link {self.mac} {'connected' if self.connected else 'connecting'}>"
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a radio operation of this link; it ends with the link."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def close(self) -> None:
+        """The link is gone: stop its operations and streams."""
+        self.connected = False
+        self.registered.clear()
+        self.enabled.clear()
+        current = asyncio.current_task() if _in_loop() else None
+        for task in list(self.tasks):
+            if task is not current:
+                task.cancel()
+        if self.stream_task is not None and self.stream_task is not current:
+            self.stream_task.cancel()
+        self.stream_task = None
+
+
+def _in_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
