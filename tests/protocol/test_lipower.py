@@ -130,3 +130,8 @@ def test_simulated_battery_with_another_id() -> None:
     sample = driver.decode(frames)
     assert sample["voltage"] == pytest.approx(device.model.voltage, abs=0.06)
     assert driver.requests()[0][0] == 0x0B
+
+
+def test_no_variant_comes_from_the_advertisement() -> None:
+    adv = Advertisement(local_name="23-01-05-034", service_uuids=(uuid16(0xAF30),))
+    assert LiPowerDriver.variant_for(adv) is None
