@@ -47,7 +47,7 @@ class HumsienkDevice(SimDevice):
         if cmd == 0xF5:
             return [frame(0xF5, b"V02" + bytes(9))]
         if cmd == 0x20:
-            status = 0x80 * (m.soc < 1.0) | 0x8000 * m.balancing | 0x800000 * (m.soc > 0.0)
+            status = 0x80 * (m.soc < 1.0) | 0x800000 * (m.soc > 0.0)
             balancing = 0b0101 if m.balancing else 0
             return [frame(0x20, bytes(4) + u(status, 4, "little") + u(balancing, 3, "little")
                           + bytes(4))]

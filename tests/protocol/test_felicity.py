@@ -104,6 +104,11 @@ def test_sentinels_are_dropped() -> None:
     assert sample["temperatures"] == [25.0, -5.2]
 
 
+def test_battlist_is_used_without_batt() -> None:
+    assert decode("felicity", [real(Batt=None)])["voltage"] == 52.75
+    assert decode("felicity", [real(Batt=[[None], [None]])])["current"] == -0.1
+
+
 def test_batsoclist_is_used_without_batsoc() -> None:
     assert decode("felicity", [real(Batsoc=None)])["battery_level"] == 33.0
 
@@ -112,8 +117,8 @@ def test_batsoclist_is_used_without_batsoc() -> None:
     (REAL.replace(b'"CommVer":1', b'"CommVer":2'), "unknown protocol version"),
     (REAL.replace(b'"CommVer":1,', b'"CommVer":1,,'), "not a JSON object"),
     (REAL.replace(b'"wifiSN":"F', b'"wifiSN":"\xff'), "not a JSON object"),
-    (real(Batt=[[52800]]), "Batt is not"),
-    (real(Batt=[[52800], []]), "Batt is not"),
+    (real(Batt=[[52800]], BattList=None), "neither Batt nor BattList"),
+    (real(Batt=[[52800], []], BattList=[[1]]), "neither Batt nor BattList"),
     (real(Batt=[[52800.5], [-1]]), "voltage is 52800.5, not an integer"),
     (real(Batt=[[52800], [True]]), "current is True"),
     (real(Batsoc=None, BatsocList=None), "Batsoc lacks"),

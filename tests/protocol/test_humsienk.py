@@ -50,9 +50,11 @@ def test_stale_bytes_before_a_frame_are_skipped() -> None:
 
 def test_status_bits() -> None:
     data = bytearray(STATUS[3:-2])
-    data[4:8] = (0x80 | 0x8000 | 0x01 | (1 << 30)).to_bytes(4, "little")  # charge FET, balancing
+    data[4:8] = (0x80 | 0x8000 | 0x01 | (1 << 30)).to_bytes(4, "little")  # charge FET, heater
+    data[8:11] = (1 << 23).to_bytes(3, "little")  # cell 24 is being balanced
     sample = decode("humsienk", [INFO, frame(0x20, bytes(data))])
-    assert (sample["chrg_mosfet"], sample["balancer"], sample["dischrg_mosfet"]) == (True, True, False)
+    assert (sample["chrg_mosfet"], sample["heater"], sample["dischrg_mosfet"]) == (True, True, False)
+    assert sample["balancer"]
     assert sample["problem_code"] == 0x01 | (1 << 30)
 
 
@@ -100,10 +102,10 @@ def test_malformed_input_is_rejected(frames: list[bytes], message: str) -> None:
 
 def test_matchers() -> None:
     services = (uuid16(0xFF00), uuid16(0x0001))
-    for name in ("HS30A3", "ECOE934", "ECO0aa8"):
+    for name in ("HS30A3", "ECOE934", "ECO0aa8", "DCHC7AC"):
         adv = Advertisement(local_name=name, service_uuids=services)
         assert [d.family for d in drivers_matching(adv)] == ["humsienk"], name
-    for name in ("ECO-WORTHY 02_B8EF", "ECOXYZW", "OGR-48100-123456789", None):
+    for name in ("ECO-WORTHY 02_B8EF", "ECOXYZW", "DCHOUSE", "OGR-48100-123456789", None):
         adv = Advertisement(local_name=name, service_uuids=services)
         assert not HumsienkDriver.matches(adv), name
     # without the Humsienk service a name alone is not enough

@@ -62,6 +62,18 @@ def test_probes_reading_zero_are_absent() -> None:
     assert decode("pace", [SYSTEM, with_data(PACK, bytes(pack))])["temperatures"] == [24.1]
 
 
+def test_a_pack_that_is_not_the_master_reports_its_pack_values() -> None:
+    master = decode("pace", [SYSTEM, PACK, CELLS])
+    assert (master["current"], master["voltage"]) == (-4.23, 53.01)
+    single = decode("pace", [_system(0, 0), PACK, CELLS])
+    assert (single["current"], single["voltage"], single["cycle_charge"]) == (-3.84, 53.02, 74.23)
+    assert (single["design_capacity"], single["battery_level"], single["cycles"]) == (100.0, 74, 239)
+    pack = bytearray(PACK[8:-3])
+    pack[12] = 101
+    with pytest.raises(FrameError, match="battery_health 101 % is above 100"):
+        decode("pace", [SYSTEM, with_data(PACK, bytes(pack))])
+
+
 def test_versions_are_decoded_when_present() -> None:
     sample = decode("pace", [SYSTEM, SERIAL, VERSION])
     assert (sample["serial_number"], sample["sw_version"], sample["hw_version"]) == (
@@ -100,7 +112,6 @@ def _system(offset: int, value: int) -> bytes:
     ([SYSTEM[:-1] + b"\x00"], "frame ends with 0x00, expected 0x9D"),
     ([_system(21, 101)], "battery_level 101 % is above 100"),
     ([_system(22, 101)], "battery_health 101 % is above 100"),
-    ([_system(0, 0)], "system block reports no pack"),
     ([with_data(SYSTEM, SYSTEM[8:30])], "lies beyond"),
     ([SYSTEM, with_data(CELLS, CELLS[8:11])], "cell block of 3 bytes"),
     ([SYSTEM, with_data(CELLS, CELLS[8:11] + b"\x21")], "33 cells do not fit"),

@@ -7,7 +7,8 @@ object (ASCII, no checksum, split into notifications)::
     wifilocalMonitor:get dev real infor    -> {"CommVer":1, "Batt":[[mV],[0.1 A],[null]], ...}
     wifilocalMonitor:get dev basice infor  -> {"CommVer":1, "version":"2.06", "DevSN":..., ...}
 
-Real-time object: ``Batt`` voltage (mV) and current (0.1 A, + = charging);
+Real-time object: ``Batt`` voltage (mV) and current (0.1 A, + = charging),
+or the per-pack ``BattList`` (same shape) when ``Batt`` is absent;
 ``Batsoc`` (or ``BatsocList``) ``[[SOC 0.01 %, SOH 0.1 %, capacity mAh]]``;
 ``BatcelList[0]`` cell voltages (mV, 65535 = no cell); ``BtemList[0]`` probe
 temperatures (0.1 °C, 32767 = no probe); ``Bwarn`` and ``Bfault`` alarm words;
@@ -18,7 +19,9 @@ Sources: patman15/aiobmsble felicity_bms.py and its test (real frames of a
 LUX-Y-48300LG01), Felicity's local Wi-Fi API (the same JSON objects, read by
 several Home Assistant integrations: SOH = Batsoc[0][1] / 10, capacity =
 Batsoc[0][2] / 1000 Ah, confirmed there against the vendor app).
-Disagreement: aiobmsble reports ``Bwarn + Bfault`` as one number; the sum
+Disagreements: aiobmsble 0.31.0 reads voltage and current from ``BattList``
+(52.75 V in the capture) where its earlier version and this driver read the
+battery-level ``Batt`` (52.8 V); aiobmsble reports ``Bwarn + Bfault`` as one number; the sum
 mixes the two words, so here the fault word sits above the warning word
 (``Bfault << 32 | Bwarn``).
 """
@@ -60,6 +63,12 @@ def _first_row(obj: dict[str, Any], *keys: str) -> list[Any] | None:
                 raise FrameError(f"felicity: {key} is not a list of rows")
             return rows[0]
     return None
+
+
+def _voltage_current(rows: Any) -> bool:
+    """Whether rows look like [[voltage, ...], [current, ...], ...] with values present."""
+    return (isinstance(rows, list) and len(rows) >= 2
+            and all(isinstance(row, list) and row and row[0] is not None for row in rows[:2]))
 
 
 def _int(value: Any, name: str) -> int:
@@ -132,14 +141,15 @@ class FelicityDriver(Driver):
     def answers(self, request: bytes | None, frame: bytes) -> bool:
         if request is None:
             return True
-        key = b'"Batt"' if request == CMD_REAL else b'"version"'
-        return key in frame
+        if request == CMD_REAL:
+            return b'"Batt"' in frame or b'"BattList"' in frame
+        return b'"version"' in frame
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
         out: dict[str, Any] = {}
         for frame in frames:
             obj = self._parse(frame)
-            if "Batt" in obj:
+            if "Batt" in obj or "BattList" in obj:
                 out.update(self._real(obj))
             elif "version" in obj or "M1SwVer" in obj:
                 out.update(self._basic(obj))
@@ -158,11 +168,11 @@ class FelicityDriver(Driver):
         return obj
 
     def _real(self, obj: dict[str, Any]) -> dict[str, Any]:
-        batt = obj["Batt"]
-        if not isinstance(batt, list) or len(batt) < 2 or not all(
-            isinstance(row, list) and row for row in batt[:2]
-        ):
-            raise self.error("Batt is not [[voltage], [current], ...]")
+        batt: Any = obj.get("Batt")
+        if not _voltage_current(batt):
+            batt = obj.get("BattList")  # some firmware fills only the per-pack list
+        if not _voltage_current(batt):
+            raise self.error("neither Batt nor BattList holds [[voltage], [current], ...]")
         out: dict[str, Any] = {
             "voltage": _int(batt[0][0], "voltage") / 1000,
             "current": _int(batt[1][0], "current") / 10,

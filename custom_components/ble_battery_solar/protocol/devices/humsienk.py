@@ -1,4 +1,4 @@
-"""Humsienk BMS ("HS…"), also in ECO-WORTHY batteries named "ECO" + 4 hex digits.
+"""Humsienk BMS ("HS…"), also in ECO-WORTHY ("ECO…") and DC HOUSE ("DCH…") batteries.
 
 Service 0x0001, write 0x0002, notify 0x0003. Request and response share one
 frame: ``AA <cmd> <len> <data...> <sum16 LE>``, the sum over cmd, len and
@@ -10,9 +10,9 @@ data; a request has no data (``AA 21 00 21 00``). 0x00 is the handshake,
   SOH %, remaining mAh u32, full capacity mAh u32, cycles u16, six s8 °C
   probes;
 * 0x20 (14-15 bytes): uptime (days u16, hours, minutes), a 32-bit status
-  word (bit 7 charge MOSFET on, bit 15 balancing, bit 23 discharge MOSFET
-  on, every other bit a protection or warning), a 24-bit balancing bitmap
-  and a 24-bit bitmap of disconnected cells;
+  word (bit 7 charge MOSFET on, bit 15 heater on, bit 23 discharge MOSFET
+  on, every other bit a protection or warning), a 24-bit bitmap of the cells
+  being balanced and a 24-bit bitmap of disconnected cells;
 * 0x22: up to 24 cells, mV u16 (0 = no cell).
 
 problem_code = status word without the three state bits, with the
@@ -20,7 +20,10 @@ disconnected-cell bitmap in bits 32-55.
 
 Sources: patman15/aiobmsble humsienk_bms.py, docs/humsienk_bms.md (register map
 "verified against a live device") and tests/test_humsienk_bms.py (frames of an
-ECO-WORTHY 12 V 150 Ah pack). Disagreement: the document puts the four cell
+ECO-WORTHY 12 V 150 Ah pack); aiobmsble 0.31.0 (PyPI), which reads bit 15 as
+the heater (its earlier document: "balance active") and the balancing state
+from the bitmap, and adds DC HOUSE batteries ("DCH" + 4 hex digits).
+Disagreement: the document puts the four cell
 probes first and the MOSFET probe fifth, the plugin labels the first probe
 as MOSFET; the temperatures are given in frame order, unlabelled. aiobmsble
 flags a disconnected cell as a problem without a code; here it is in the code.
@@ -43,7 +46,7 @@ CMD_INIT, CMD_MODEL, CMD_STATUS, CMD_INFO, CMD_CELLS, CMD_VERSION = (
 OTHER_COMMANDS = frozenset((0x10, 0x23, 0x40, 0x58))
 KNOWN = frozenset((CMD_INIT, CMD_MODEL, CMD_STATUS, CMD_INFO, CMD_CELLS, CMD_VERSION)) | OTHER_COMMANDS
 MAX_CELLS = 24
-STATE_BITS = 0x00808080  # charge MOSFET (7), balancing (15), discharge MOSFET (23)
+STATE_BITS = 0x00808080  # charge MOSFET (7), heater (15), discharge MOSFET (23)
 
 INFO_FIELDS = (
     Field("voltage", 0, 4, 0.001, order="little"),
@@ -58,8 +61,9 @@ TEMPS_AT, TEMPS = 20, 6
 STATUS_FIELDS = (
     Field("status", 4, 4, kind="int", order="little"),
     Field("chrg_mosfet", 4, 1, kind="bool", mask=0x80),
-    Field("balancer", 5, 1, kind="bool", mask=0x80),
+    Field("heater", 5, 1, kind="bool", mask=0x80),
     Field("dischrg_mosfet", 6, 1, kind="bool", mask=0x80),
+    Field("balancer", 8, 3, kind="bool", order="little"),
     Field("disconnected", 11, 3, kind="int", order="little"),
 )
 
@@ -88,9 +92,10 @@ class HumsienkDriver(Driver):
 
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:
-        # "HS…", or "ECO" + 4 hex digits of the MAC (other ECO-WORTHY lines use "ECO-…")
+        # "HS…", or "ECO"/"DCH" + 4 hex digits of the MAC (other ECO-WORTHY and
+        # DC HOUSE lines use "ECO-…", "DCHOUSE…" and other protocols)
         name = adv.local_name or ""
-        if fnmatch.fnmatchcase(name, "ECO????"):
+        if fnmatch.fnmatchcase(name, "ECO????") or fnmatch.fnmatchcase(name, "DCH????"):
             return all(c in string.hexdigits for c in name[3:])
         return name.startswith("HS")
 

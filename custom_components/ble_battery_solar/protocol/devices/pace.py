@@ -23,15 +23,18 @@ tail 0x9D (11 + len bytes). Requests carry data only to select a pack
 * serial number (0x00/0x02) and, when the answer is there, versions (0x00/0x01).
 
 problem_code is the system block's alarm field (64 bits) ORed with the pack's.
+Only the master pack fills the system block; on any other pack its pack
+count is 0 and the pack-level values stand for the device.
 
 Sources: patman15/aiobmsble pace_bms.py and tests/bms/test_pace_bms.py
 (frames of a P16S100A pack; the system, cell, serial and version layouts are
-asserted there). The pack-level block is read by that test's device but not
-decoded by aiobmsble; its layout here follows the system block it mirrors
-(same values in the capture) and the two probes after the highest/lowest
-entries (23.2 and 24.1 °C), the MOSFET and ambient probes the cell block
-leaves empty; the alarm fields are zero in the capture, so their bit meanings
-are not documented by any source.
+asserted there); aiobmsble 0.31.0 (PyPI) decodes the pack-level block
+(current, voltage, charge, design capacity at byte 9, SOC, SOH, cycles) and
+uses it when the system block's pack count is 0. The two probes after the
+highest/lowest entries (23.2 and 24.1 °C in the capture) are read here as the
+MOSFET and ambient probes the cell block leaves empty (no source decodes
+them); the alarm fields are zero in the capture, so no source documents
+their bits.
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ SYSTEM_FIELDS = (
     Field("problem_code", 27, 8, kind="int"),
 )
 PACK_FIELDS = (
+    Field("current", 1, 2, 0.01, signed=True),
+    Field("voltage", 3, 2, 0.01),
+    Field("cycle_charge", 5, 2, 0.01),
+    Field("design_capacity", 9, 2, 0.01),
+    Field("battery_level", 11, 1, kind="int"),
+    Field("battery_health", 12, 1, kind="int"),
+    Field("cycles", 13, 2, kind="int"),
     Field("pack_alarms", 15, 8, kind="int"),
     Field("mosfet_temperature", 33, 2, kind="int"),
     Field("ambient_temperature", 35, 2, kind="int"),
@@ -130,6 +140,7 @@ class PaceDriver(Driver):
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
         out: dict[str, Any] = {}
+        pack: dict[str, Any] = {}
         temps: list[float] = []
         extra: list[float] = []
         for frame in frames:
@@ -139,9 +150,8 @@ class PaceDriver(Driver):
             if kind == (GROUP_DATA, BLOCK_SYSTEM):
                 out.update(self._system(data))
             elif kind == (GROUP_DATA, BLOCK_PACK):
-                pack = read_fields(self.family, data, PACK_FIELDS)
-                out["pack_alarms"] = pack["pack_alarms"]
-                raw = (pack["mosfet_temperature"], pack["ambient_temperature"])
+                pack = self._checked(read_fields(self.family, data, PACK_FIELDS))
+                raw = (pack.pop("mosfet_temperature"), pack.pop("ambient_temperature"))
                 extra = [t for t in map(_kelvin, raw) if t is not None]
             elif kind == (GROUP_DATA, BLOCK_CELLS):
                 cells, temps = self._cells(data)
@@ -153,19 +163,24 @@ class PaceDriver(Driver):
                 out["hw_version"] = self._string(data, 56)
         if temps or extra:
             out["temperatures"] = temps + extra
-        if "pack_alarms" in out:
-            out["problem_code"] = out.get("problem_code", 0) | out.pop("pack_alarms")
+        if pack:
+            alarms = pack.pop("pack_alarms")
+            if not out.pop("pack_count", 0):
+                # only the master pack reports the system; any other pack is its own device
+                out.update(pack)
+            out["problem_code"] = out.get("problem_code", 0) | alarms
+        out.pop("pack_count", None)
+        if not out.get("design_capacity", 1):
+            del out["design_capacity"]
         return out  # type: ignore[return-value]
 
     def _system(self, data: bytes) -> dict[str, Any]:
-        values = read_fields(self.family, data, SYSTEM_FIELDS)
+        return self._checked(read_fields(self.family, data, SYSTEM_FIELDS))
+
+    def _checked(self, values: dict[str, Any]) -> dict[str, Any]:
         for key in ("battery_level", "battery_health"):
             if values[key] > 100:
                 raise self.error(f"{key} {values[key]} % is above 100")
-        if not values.pop("pack_count"):
-            raise self.error("system block reports no pack")
-        if not values["design_capacity"]:
-            del values["design_capacity"]
         return values
 
     def _cells(self, data: bytes) -> tuple[list[float], list[float]]:

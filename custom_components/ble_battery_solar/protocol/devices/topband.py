@@ -72,6 +72,8 @@ class TopbandDriver(Driver):
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:
         # The BLE module puts its 6-byte MAC (7 bytes on some) behind the company id.
+        if uuid16(0xAF30) in adv.service_uuids:  # newer Ective packs: the lipower family
+            return False
         payloads = [adv.manufacturer_data[m] for m in MANUFACTURER_IDS if m in adv.manufacturer_data]
         if not any(len(p) in (6, 7) for p in payloads):
             return False
