@@ -37,14 +37,19 @@ class BraunPwrDevice(SimDevice):
         cmd = data[1]
         if cmd == 0x01:
             status = bytearray(32)
-            status[1] = round(m.soc * 100)
+            status[0:2] = u(m.soc * 100, 2)
             status[2:4] = u(m.voltage * 100, 2)
+            status[4:6] = u(sum(m.temperatures) / len(m.temperatures) * 10, 2, signed=True)
+            status[6:8] = u(m.ambient * 10, 2, signed=True)
+            status[8:10] = u((m.temperatures[0] + 2.0) * 10, 2, signed=True)
             status[10:12] = u(m.current * 100, 2, signed=True)
             status[12:14] = u(m.remaining_ah * 100, 2)
             status[14:16] = u(m.capacity_ah * 100, 2)
+            status[16:18] = u(m.capacity_ah * 100, 2)
             status[20:22] = u(m.cycles, 2)
-            status[22:24] = u(0x0005 if m.balancing else 0, 2)
-            status[31] = round(m.health)
+            status[22:26] = u(0x0005 if m.balancing else 0, 4)
+            status[26:28] = u(0x0004 * (m.soc < 1.0) | 0x0008 * (m.soc > 0.0), 2)
+            status[30:32] = u(m.health, 2)
             return [frame(cmd, bytes(status))]
         if cmd == 0x02:
             return [frame(cmd, bytes((m.cells,)) + b"".join(u(v * 1000, 2) for v in m.cell_voltages))]

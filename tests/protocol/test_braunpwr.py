@@ -125,3 +125,23 @@ def test_matchers_and_jbd_gives_way() -> None:
                         manufacturer_data={0x7B: bytes.fromhex("02ffff7d")})
     assert [d.family for d in drivers_matching(jbd)] == ["jbd"]
     assert not BraunPwrDriver.matches(Advertisement(local_name="HSKS-25A-118"))
+
+
+def test_status_word_details() -> None:
+    sample = decode("braunpwr", [STATUS, CELLS, PROBES])
+    assert (sample["chrg_mosfet"], sample["dischrg_mosfet"]) == (True, True)  # FET word 0x000E
+    assert sample["battery_health"] == 100
+    fets_off = edited(STATUS, 29, b"\x00\x03")
+    assert (decode("braunpwr", [fets_off, CELLS, PROBES])["chrg_mosfet"]) is False
+    nominal = edited(STATUS, 19, (28000).to_bytes(2, "big"))
+    assert decode("braunpwr", [nominal, CELLS, PROBES])["design_capacity"] == 280.0
+    high_cells = edited(STATUS, 25, b"\x00\x00\x80\x00")  # only bits above 16 set
+    assert decode("braunpwr", [high_cells, CELLS, PROBES])["balancer"] is True
+
+
+def test_status_without_state_of_health_and_the_0x61_variant() -> None:
+    short = frame(0x61, STATUS[3:33])  # firmware that ends after the protection word
+    sample = decode("braunpwr", [short, CELLS, PROBES])
+    assert "battery_health" not in sample
+    assert sample["voltage"] == 53.31
+    assert BraunPwrDriver().answers(None, short)

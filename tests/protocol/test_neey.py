@@ -139,3 +139,24 @@ def test_matchers() -> None:
     for name in ("GW-24Srenamed1", "EK-16S2EB"):
         assert NeeyDriver.matches(Advertisement(local_name=name, service_uuids=(ffe0, fee7)))
     assert not NeeyDriver.matches(Advertisement(local_name="GW-24S4EB", service_uuids=(ffe0,)))
+
+
+@given(word=st.integers(0, (1 << 120) - 1), version=st.sampled_from(["v1", "v2"]))
+def test_error_bytes_are_exact_above_the_state(word: int, version: str) -> None:
+    value = word | 1 | 1 << 119  # bottom and top bit set
+    if version == "v1":
+        frames = [edited(CELLS_V1, 232, value.to_bytes(15, "little"))]
+    else:
+        frames = [INFO_V2, edited(CELLS_V2, 269, value.to_bytes(15, "little"))]
+    code = decode("neey", frames)["problem_code"]
+    assert code == value << 8  # both captures are balancing (state 5): no fault in the low byte
+    assert isinstance(code, int)
+
+
+def test_cell_not_detected_mask_is_no_problem() -> None:
+    assert decode("neey", [edited(CELLS_V1, 229, b"\x00\x00\xfe")])["problem_code"] == 0
+
+
+def test_a_150_byte_settings_frame_marks_protocol_v2() -> None:
+    assert len(SETTINGS) == 150
+    assert decode("neey", [SETTINGS, CELLS_V2])["current"] == 2.026

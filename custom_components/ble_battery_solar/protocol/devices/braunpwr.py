@@ -6,16 +6,27 @@ checksum: a frame is accepted when its command is known, its tail byte sits
 where the length byte says, its payload length fits its own counts, and each
 command is answered once per poll.
 
-0x01 status (big-endian, frame offsets): SOC % at 4, voltage 10 mV at 5,
-current signed 10 mA at 13 (+ = charging), remaining 10 mAh at 15, design
-capacity 10 mAh at 17, cycles at 23, balancing bitmask at 25, protection word
-at 31, SOH % at 34. 0x02: cell count and cells in mV. 0x03: probe count and
-probes in 0.1 K. 0x74: the BLE board's version string; 0xF4: BMS firmware as
-three numbers.
+0x01 status (0x61 on some firmware; big-endian 16-bit words, frame offsets):
+SOC % at 3, voltage 10 mV at 5, average, ambient and MOSFET temperature
+(0.1 degC) at 7/9/11, current signed 10 mA at 13 (+ = charging), remaining,
+full-charge and nominal capacity (10 mAh) at 15/17/19, cycles at 23, a 32-bit
+balancing-cell mask at 25, FET status at 29 (bit 2 charge, bit 3 discharge
+MOSFET), the protection word at 31 and, on newer firmware, SOH % at 33.
+0x02: cell count and cells in mV. 0x03: probe count and probes in 0.1 K.
+0x74: the BLE board's version string; 0xF4: a BMS version as three numbers.
 
 Sources: patman15/aiobmsble ``aiobmsble/bms/braunpwr_bms.py`` and its tests
-(a 16S 300 Ah capture, "KS_BLE_WIFI" board). The source reads the firmware
-and board version once per connection; here they are part of every poll.
+(a 16S 300 Ah capture, "KS_BLE_WIFI" board); syssi/esphome-ks-bms
+``components/ks_bms_ble`` and its KS48200/KS48300 captures. Disagreements:
+aiobmsble reads the design capacity at 17, syssi calls 17 the full-charge and
+19 the nominal capacity; 19 is used, or 17 where 19 is 0 (as in aiobmsble's
+capture). aiobmsble reads the balancing mask as 16 bits at 25, syssi as 32:
+32 bits are read. aiobmsble calls 0xF4 the BMS program version, syssi the
+hardware version (its 0xF3 "software version" gets no answer from the boards
+it fakes): 0xF4 is reported as firmware (sw_version), the 0x74 board string
+as hw_version, as aiobmsble does. The status frame's ambient and MOSFET
+temperatures are not added to the probe list, whose order both sources give
+as the 0x03 probes only. The versions are read on every poll.
 JBD boards share the service UUID and even the advertised manufacturer data
 (company 0x007B, ``02 FF FF 7D``), so these boards are told by their names.
 """
@@ -29,20 +40,24 @@ from ..models import Sample
 
 HEAD, TAIL = 0x7B, 0x7D
 CMD_STATUS, CMD_CELLS, CMD_PROBES = 0x01, 0x02, 0x03
+CMD_STATUS_2 = 0x61
 CMD_BOARD, CMD_FIRMWARE = 0x74, 0xF4
-COMMANDS = frozenset({CMD_STATUS, CMD_CELLS, CMD_PROBES, CMD_BOARD, CMD_FIRMWARE})
+COMMANDS = frozenset({CMD_STATUS, CMD_STATUS_2, CMD_CELLS, CMD_PROBES, CMD_BOARD, CMD_FIRMWARE})
+SOH_AT = 33
 NAME_PREFIXES = ("HSKS-", "BL-", "KS-")
 
 STATUS_FIELDS = (
-    Field("battery_level", 4, 1, kind="int"),
+    Field("battery_level", 3, 2, kind="int"),
     Field("voltage", 5, 2, 0.01),
     Field("current", 13, 2, 0.01, signed=True),
     Field("cycle_charge", 15, 2, 0.01),
-    Field("design_capacity", 17, 2, 0.01),
+    Field("full_capacity", 17, 2, 0.01),
+    Field("nominal_capacity", 19, 2, 0.01),
     Field("cycles", 23, 2, kind="int"),
-    Field("balance_bits", 25, 2, kind="int"),
+    Field("balance_bits", 25, 4, kind="int"),
+    Field("chrg_mosfet", 29, 2, kind="bool", mask=0x0004),
+    Field("dischrg_mosfet", 29, 2, kind="bool", mask=0x0008),
     Field("problem_code", 31, 2, kind="int"),
-    Field("battery_health", 34, 1, kind="int"),
 )
 
 
@@ -100,7 +115,7 @@ class BraunPwrDriver(Driver):
                 raise self.error(f"two responses to command 0x{cmd:02X}")
             seen.add(cmd)
             data = frame[3:-1]
-            if cmd == CMD_STATUS:
+            if cmd in (CMD_STATUS, CMD_STATUS_2):
                 out.update(self._status(frame))
             elif cmd == CMD_CELLS:
                 out["cell_voltages"] = self._counted(data, "cell", 0.001)
@@ -122,8 +137,12 @@ class BraunPwrDriver(Driver):
 
     def _status(self, frame: bytes) -> dict[str, Any]:
         values = read_fields(self.family, frame[:-1], STATUS_FIELDS)
+        if len(frame) - 1 >= SOH_AT + 2:  # older firmware ends before the SOH word
+            values["battery_health"] = int.from_bytes(frame[SOH_AT : SOH_AT + 2], "big")
         for key in ("battery_level", "battery_health"):
-            if values[key] > 100:
+            if values.get(key, 0) > 100:
                 raise self.error(f"{key} {values[key]} % is above 100")
         values["balancer"] = bool(values.pop("balance_bits"))
+        full, nominal = values.pop("full_capacity"), values.pop("nominal_capacity")
+        values["design_capacity"] = nominal or full
         return values

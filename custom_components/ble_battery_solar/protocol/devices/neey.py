@@ -10,13 +10,25 @@ cell), pack voltage at 201, cell spread at 209, state byte at 216 (5 =
 balancing; 1, 3, 7-11 are faults: wrong cell count, wire resistance too high,
 low voltage, ...). Balancers (protocol v1, e.g. GW-24S4EB) report two probes
 at 221; the NEEY BMS v2 (model ``EK-B…``) moves the balance current to 218 and
-adds current at 222, four probes at 226, capacity at 242, remaining charge at
-246 and SOC at 250. The BLE module also sends ``AT\\r\\n`` and JK-style
+adds current at 222, four probes at 226 (two NTC pairs, MOSFET, balancer),
+capacity at 242, remaining charge at 246 and SOC at 250, and moves the error
+bytes 37 bytes up. Error bytes (v1 from 232, v2 from 269): 24-bit cell masks
+(overvoltage, undervoltage, polarity, excessive wire resistance, one bit per
+cell, little-endian), then temperature-warning, charging-fault and
+discharging-fault bytes; problem_code is the fault state in its low byte and
+these 15 bytes, little-endian, above it. The "cell not detected" mask before
+them is left out: a 24-channel balancer on a 16S pack reports its unused
+channels there. The BLE module also sends ``AT\\r\\n`` and JK-style
 ``AA 55 90 EB`` acknowledgements: skipped as stale bytes. After a cell-info
 request the device may keep streaming cell frames.
 
 Sources: patman15/aiobmsble ``aiobmsble/bms/neey_bms.py`` and its tests (a
-GW-24S4EB balancer and an EK-B24S8E200A BMS capture).
+GW-24S4EB balancer and an EK-B24S8E200A BMS capture); syssi/esphome-jk-bms
+``components/heltec_balancer_ble`` and its captures (GW-24S4EB, EK-24S4EB,
+EK-B24S8E200A). Disagreements: syssi marks the v2 float at 222 "unknown" where
+aiobmsble reads the battery current (2.026 A in the EK-B capture, plausible for
+its 55 % pack): read as current here. aiobmsble tells v2 by the model name
+("EK-B"), syssi by a 150-byte settings frame: either is taken as v2 here.
 """
 
 from __future__ import annotations
@@ -39,6 +51,9 @@ FAULT_STATES = frozenset({1, 3, 7, 8, 9, 10, 11})
 BALANCING = 5
 V2_MODEL_PREFIX = "EK-B"
 CELL_FRAME = 300
+V2_SETTINGS = 150
+ERRORS_AT = {False: 232, True: 269}  # v1, v2
+ERROR_BYTES = 15
 
 COMMON = (("voltage", 201), ("delta_voltage", 209))
 V1_PROBES = (221, 2)
@@ -103,6 +118,7 @@ class NeeyDriver(Driver):
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
         model: str | None = None
+        v2_settings = False
         cell_frame: bytes | None = None
         out: dict[str, Any] = {}
         for frame in frames:
@@ -120,10 +136,13 @@ class NeeyDriver(Driver):
                 if len(frame) != CELL_FRAME:
                     raise self.error(f"cell frame of {len(frame)} bytes, expected {CELL_FRAME}")
                 cell_frame = frame  # a streaming device may send several: the last is newest
-            elif kind != SETTINGS:
+            elif kind == SETTINGS:
+                v2_settings = v2_settings or len(frame) == V2_SETTINGS
+            else:
                 raise self.error(f"unexpected frame type 0x{kind:02X}")
         if cell_frame is not None:
-            v2 = self.variant == "v2" or (model or "").startswith(V2_MODEL_PREFIX)
+            v2 = (self.variant == "v2" or v2_settings
+                  or (model or "").startswith(V2_MODEL_PREFIX))
             out.update(self._cells(cell_frame, v2=v2))
         return out  # type: ignore[return-value]
 
@@ -134,7 +153,9 @@ class NeeyDriver(Driver):
         if any(not 0 <= v < 10 for v in out["cell_voltages"]):
             raise self.error("cell voltage outside 0-10 V")
         state = frame[STATE_AT]
-        out["problem_code"] = state if state in FAULT_STATES else 0
+        errors_at = ERRORS_AT[v2]
+        errors = int.from_bytes(frame[errors_at : errors_at + ERROR_BYTES], "little")
+        out["problem_code"] = (state if state in FAULT_STATES else 0) | errors << 8
         out["balancer"] = state == BALANCING
         start, count = V2_PROBES if v2 else V1_PROBES
         out["temperatures"] = [round(f32(frame, start + 4 * i), 2) for i in range(count)]
