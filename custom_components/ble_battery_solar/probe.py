@@ -75,7 +75,10 @@ async def _answers(client: BleakClient, driver: Driver) -> bool:
         received.append(bytes(data))
         arrived.set()
 
-    requests = driver.requests()
+    try:
+        requests = driver.requests()
+    except FrameError:
+        return False  # its requests need what only the advertised name tells (e.g. a key)
     request = requests[0] if requests else None
     await client.start_notify(driver.notify_uuid, on_notify)
     try:
@@ -120,7 +123,7 @@ async def async_probe(
                 ok = await _answers(client, driver)
             except (BleakError, EOFError, BrokenPipeError) as err:
                 raise LinkError(
-                    f"link lost while probing: {err or type(err).__name__}", kind=LINK_LOST
+                    f"link lost while probing: {str(err) or type(err).__name__}", kind=LINK_LOST
                 ) from err
             _LOGGER.debug("%s: %s probe %s", address, driver.family,
                           "answered" if ok else "unanswered")
