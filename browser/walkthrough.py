@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from device_steps import DeviceSteps
 from playwright.async_api import Page, async_playwright, expect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,7 +251,7 @@ class HomeAssistant:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class Walkthrough:
+class Walkthrough(DeviceSteps):
     """The steps, in one browser page."""
 
     def __init__(self, page: Page, ha: HomeAssistant, shots: Path, debug: Path) -> None:
@@ -440,7 +441,13 @@ class Walkthrough:
         for name, pattern in VALUES.items():
             if name == "Battery":  # shown as the device's battery badge, not a tile
                 continue
+            if name.startswith("Cell "):  # diagnostic: on the device page, not on dashboards
+                continue
             readings[name] = await self.tile_value(name, pattern)
+        if await page.locator("hui-tile-card").filter(
+            has=page.get_by_text("Cell 1 voltage", exact=True)
+        ).count():
+            raise CheckFailed("the generated dashboard shows cell voltages (diagnostic entities)")
         self.notes.append("dashboard: " + ", ".join(f"{k} = {v}" for k, v in readings.items()))
         await page.wait_for_timeout(1000)
         await self.shot("05-dashboard")
@@ -459,7 +466,8 @@ class Walkthrough:
         raise CheckFailed(f"dashboard tile {name!r} shows {text!r}, expected {pattern.pattern}")
 
 
-STEPS = ["onboarding", "login", "discovery", "discovered", "add_device", "device_page", "dashboard"]
+STEPS = ["onboarding", "login", "discovery", "discovered", "add_device", "device_page", "dashboard",
+         "release_device", "add_renogy_controller", "pack_device_page"]
 
 
 def integration_errors(log_text: str) -> list[str]:

@@ -80,6 +80,9 @@ async def test_released_says_until_when(
     assert state.state == "released"
     until = dt_util.parse_datetime(state.attributes["released_until"])
     assert 599 <= (until - before).total_seconds() <= 605
+    # the device page shows no attributes: a timestamp row says it too
+    released_until = hass.states.get("sensor.sim_jbd_sp04s_released_until")
+    assert dt_util.parse_datetime(released_until.state) == until.replace(microsecond=0)
     # Released values are unavailable (HA's entity-unavailable rule), the status is not.
     assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
     assert hass.states.get(LAST_READ).state != STATE_UNAVAILABLE
@@ -87,6 +90,7 @@ async def test_released_says_until_when(
     state = hass.states.get(CONNECTION)
     assert state.state == "connected"
     assert "released_until" not in state.attributes
+    assert hass.states.get("sensor.sim_jbd_sp04s_released_until").state == STATE_UNAVAILABLE
 
 
 LOGGED = {"no_answer": "No answer in time", "held_by_phone": "Could not connect",

@@ -33,7 +33,14 @@ from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
 from .protocol import Sample
-from .status import CONNECTION, LAST_READ, ConnectionSensor, LastReadSensor
+from .status import (
+    CONNECTION,
+    LAST_READ,
+    RELEASED_UNTIL,
+    ConnectionSensor,
+    LastReadSensor,
+    ReleasedUntilSensor,
+)
 
 PARALLEL_UPDATES = 0
 AMPERE_HOURS = "Ah"
@@ -288,6 +295,7 @@ def _candidates(
         yield link, LinkSensor
     yield CONNECTION, ConnectionSensor
     yield LAST_READ, LastReadSensor
+    yield RELEASED_UNTIL, ReleasedUntilSensor
 
 
 class BleSensor(BleBatterySolarEntity, SensorEntity):

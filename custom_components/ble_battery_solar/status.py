@@ -49,6 +49,10 @@ CONNECTION = SensorEntityDescription(
     key="connection", translation_key="connection",
     device_class=SensorDeviceClass.ENUM, options=STATUSES,
 )
+RELEASED_UNTIL = SensorEntityDescription(
+    key="released_until", translation_key="released_until",
+    device_class=SensorDeviceClass.TIMESTAMP, entity_category=EntityCategory.DIAGNOSTIC,
+)
 LAST_READ = SensorEntityDescription(
     key="last_read", translation_key="last_read",
     device_class=SensorDeviceClass.TIMESTAMP, entity_category=EntityCategory.DIAGNOSTIC,
@@ -124,3 +128,19 @@ class LastReadSensor(BleBatterySolarEntity, SensorEntity):
     @property
     def native_value(self) -> datetime | None:
         return self.coordinator.last_update_success_time
+
+
+class ReleasedUntilSensor(BleBatterySolarEntity, SensorEntity):
+    """Until when the device is released for the phone app; available only while it is.
+
+    The Connection sensor's attribute says the same, but the device page shows no
+    attributes: this row does ("in 9 minutes").
+    """
+
+    @property
+    def available(self) -> bool:
+        return self.coordinator.released_until is not None
+
+    @property
+    def native_value(self) -> datetime | None:
+        return self.coordinator.released_until
