@@ -173,3 +173,37 @@ def test_default_framing_finds_no_frame() -> None:
         Bare().decode([b"\x01\x02"])
     assert Bare().frame_defect(b"\x01") is None
     assert Bare.variant_for(Advertisement()) is None
+
+
+JK04 = next(v for v in VALID if v["id"] == "jk_jk04_1")
+
+
+def test_jk04_frames_decode_without_a_current() -> None:
+    sample = decode("jk", frames_of(JK04))
+    assert sample["cell_count"] == 16
+    assert sample["voltage"] == round(sum(sample["cell_voltages"]), 3)
+    assert "current" not in sample
+
+
+def test_jk04_variant_without_cells_is_a_frame_error() -> None:
+    frame = bytearray(frames_of(JK04)[0])
+    frame[6:102] = bytes(96)
+    frame[-1] = sum(frame[:-1]) & 0xFF
+    with pytest.raises(FrameError, match="jk: JK04 cell-info frame reports no cells"):
+        decode("jk", [bytes(frame)], variant="JK04")
+
+
+def test_jk_heater_state_is_reported() -> None:
+    jk_1 = next(v for v in VALID if v["id"] == "jk_1")  # 24S layout: heating byte 183
+    frames = [bytearray(f) for f in frames_of(jk_1)]
+    cell_info = next(f for f in frames if len(f) == 300 and f[4] == 0x02)
+    assert decode("jk", [bytes(f) for f in frames])["heater"] is False
+    cell_info[183] = 1
+    cell_info[-1] = sum(cell_info[:-1]) & 0xFF
+    assert decode("jk", [bytes(f) for f in frames])["heater"] is True
+
+
+def test_seplos_v2_partial_header_with_a_foreign_version_is_no_frame() -> None:
+    driver = get_driver("seplos")("v2")
+    assert driver.frames_in(b"\x7e\x20") == ([], b"")
+    assert driver.frames_in(b"\x7e\x14") == ([], b"\x7e\x14")
