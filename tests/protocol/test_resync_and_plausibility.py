@@ -145,12 +145,29 @@ def test_summary_of_packs_without_charge_averages_levels() -> None:
                        "heater": True, "cycles": 5, "cell_count": 8}
 
 
-def test_daly_answers_from_the_ess_address() -> None:
-    frames = [bytearray(f) for f in frames_of(FIRST_VALID["daly"])]
-    for frame in frames:
-        frame[0] = 0x51
-        frame[-2:] = crc16_modbus(frame[:-2]).to_bytes(2, "little")
-    assert decode("daly", [bytes(f) for f in frames]) == decode("daly", frames_of(FIRST_VALID["daly"]))
+def test_daly_p81_requests_go_to_0x81_and_answers_come_from_0x51() -> None:
+    p81 = next(v for v in VALID if v["id"] == "daly_p81_1")
+    driver = get_driver("daly")("p81")
+    requests = driver.requests()
+    assert [r.hex() for r in requests] == p81["requests"]
+    cells, status = frames_of(p81)
+    assert driver.answers(requests[0], cells)
+    assert driver.answers(requests[1], status)
+    assert not driver.answers(requests[0], status)
+    assert driver.response_complete(requests[1], [status])
+    without_status = decode("daly", [cells])
+    assert "cycles" not in without_status
+    assert without_status["temperatures"] == [22.0] * 4
+
+
+def test_daly_p81_impossible_counts_are_rejected() -> None:
+    cells = bytearray(frames_of(next(v for v in VALID if v["id"] == "daly_p81_1"))[0])
+    for offset, value, message in ((120, 49, "49 cells"), (122, 9, "9 temperature sensors")):
+        broken = bytearray(cells)
+        broken[3 + offset : 5 + offset] = value.to_bytes(2, "big")
+        broken[-2:] = crc16_modbus(broken[:-2]).to_bytes(2, "little")
+        with pytest.raises(FrameError, match=f"daly: {message}"):
+            decode("daly", [bytes(broken)])
 
 
 def test_own_framing_driver_is_resynchronised_by_retry() -> None:
