@@ -224,3 +224,15 @@ def test_seplos_v2_partial_header_with_a_foreign_version_is_no_frame() -> None:
     driver = get_driver("seplos")("v2")
     assert driver.frames_in(b"\x7e\x20") == ([], b"")
     assert driver.frames_in(b"\x7e\x14") == ([], b"\x7e\x14")
+
+
+def test_seplos_parallel_packs_report_each_pack() -> None:
+    seplos_1 = next(v for v in VALID if v["id"] == "seplos_1")  # two packs, PIA and PIB each
+    sample = decode("seplos", frames_of(seplos_1))
+    packs = sample["packs"]
+    assert [p["pack_address"] for p in packs] == [1, 2]
+    assert [p["voltage"] for p in packs] == [52.34, 52.35]
+    assert [p["cycles"] for p in packs] == [9, 10]
+    assert all(len(p["cell_voltages"]) == 16 for p in packs)
+    assert sample["cell_voltages"] == packs[0]["cell_voltages"] + packs[1]["cell_voltages"]
+    assert get_driver("seplos")("v3").requests()[-1].hex() == "01041100001a74fd"  # one pack: no PIA
