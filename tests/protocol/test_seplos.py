@@ -238,3 +238,12 @@ def test_v3_sixteen_packs() -> None:
     sample = decode("seplos", [patched(EIA, 44, b"\x00\x10"), EIC, *packs])
     assert len(sample["cell_voltages"]) == 256
     assert len(sample["temperatures"]) == 96
+
+
+def test_v2_slave_pack_without_parallel_data_decodes() -> None:
+    # a slave pack (BP01 ...) refuses the master's parallel-data request (0x62)
+    refused = v2_frame(0x62, b"", status=0x04)
+    sample = decode("seplos", [TELEMETRY, refused])
+    assert sample["cell_voltages"] == decode("seplos", [TELEMETRY, PARAMETERS])["cell_voltages"]
+    assert "problem_code" not in sample
+    assert "chrg_mosfet" not in sample

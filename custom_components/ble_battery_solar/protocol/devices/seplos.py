@@ -11,6 +11,8 @@ V2 (service 0xFF00, notify 0xFF01, write 0xFF02): request
 ``7E 10 <addr> 46 <cmd> <len16> <data> <CRC16/XMODEM BE> 0D``, response
 ``7E 14 <addr> <cmd> <status> <len16> <data> <CRC16/XMODEM BE over [1:-3]> 0D``;
 0x61 telemetry, 0x62 parameters and switches, 0x51 manufacturer information.
+Slave packs ("BP01" ...) answer 0x62 with an error status: only the master
+has the parallel data, so such an answer leaves switches and alarms out.
 
 Several V3 packs in parallel: the system (EMS) values go to the top level,
 each pack's cells and temperatures to `packs` (one Sample per pack, in pack
@@ -279,6 +281,9 @@ class SeplosDriver(ModbusDriver):
         seen: set[int] = set()
         for frame in frames:
             cmd, status = frame[3], frame[4]
+            if status != 0 and cmd != CMD_TELEMETRY:
+                # a slave pack (BP01 ...) has no parallel data or manufacturer block to give
+                continue
             if status != 0:
                 raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
             if cmd in seen:
