@@ -1,7 +1,7 @@
 """Replay mode: a simulated device answers with the captured frames of a test vector.
 
 Vectors come from ../shared/vectors/vectors.json (the project's captured
-frames), falling back to tests/fixtures/vectors.json. A request is answered by
+frames) and tests/fixtures/vectors.json (captures added since). A request is answered by
 the frames the vector maps to it (`request_frame_map`); a Modbus read the
 capture does not hold exactly is matched by slave, function and start
 register. Vectors without requests are streamed (Topband, JK) or read
@@ -23,11 +23,15 @@ VECTOR_FILES = (ROOT.parent / "shared" / "vectors" / "vectors.json",
 
 @cache
 def load_vectors(path: str | None = None) -> dict[str, dict[str, Any]]:
-    """Vectors by id from `path`, or from the first vector file that exists."""
+    """Vectors by id from `path`, or from every vector file that exists (the first wins an id)."""
     candidates = [Path(path)] if path else [p for p in VECTOR_FILES if p.exists()]
     if not candidates:
         raise FileNotFoundError("no vectors.json found in " + ", ".join(map(str, VECTOR_FILES)))
-    return {v["id"]: v for v in json.loads(candidates[0].read_text())}
+    table: dict[str, dict[str, Any]] = {}
+    for candidate in candidates:
+        for vector in json.loads(candidate.read_text()):
+            table.setdefault(vector["id"], vector)
+    return table
 
 
 @dataclass
