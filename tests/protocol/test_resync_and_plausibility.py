@@ -236,16 +236,3 @@ def test_seplos_parallel_packs_report_each_pack() -> None:
     assert all(len(p["cell_voltages"]) == 16 for p in packs)
     assert sample["cell_voltages"] == packs[0]["cell_voltages"] + packs[1]["cell_voltages"]
     assert get_driver("seplos")("v3").requests()[-1].hex() == "01041100001a74fd"  # one pack: no PIA
-
-
-def test_a_false_header_before_a_frame_still_arriving_is_no_error() -> None:
-    driver = get_driver("jbd")()
-    basic = frames_of(FIRST_VALID["jbd"])[0]
-    stale = bytes.fromhex("dd030004")  # announces an 11-byte frame that the real one fills
-    request = driver.requests()[0]
-    assert not driver.response_complete(request, [stale, basic[:12]])
-    assert driver.response_complete(request, [stale, basic])
-    assert decode("jbd", [stale, *frames_of(FIRST_VALID["jbd"])]) == decode(
-        "jbd", frames_of(FIRST_VALID["jbd"]))
-    with pytest.raises(FrameError, match="jbd: frame ends with 0x00"):
-        decode("jbd", [stale, basic[:12]])  # the poll ends there: the defect is reported

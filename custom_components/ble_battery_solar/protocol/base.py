@@ -4,9 +4,12 @@ A driver describes one protocol family: how its devices advertise (matchers in
 Home Assistant's manifest format), which GATT characteristics carry the
 protocol, which request frames one poll writes, how the notification byte
 stream splits into whole frames, and how whole frames decode into a Sample.
-Drivers do no I/O and never import Home Assistant. Rules every family gets:
+Drivers do no I/O and never import Home Assistant.
 
-- Integers are exact: "int" fields are computed from the bytes, never through a float.
+Rules every family gets from here:
+
+- Integers are exact: "int" fields (codes, counts, bitmasks of any width) are
+  computed in integer arithmetic from the bytes, never through a float.
 - Frame assembly resynchronises. A driver that describes its framing with
   `frame_length` (where a frame starts and how long it is) and `frame_defect`
   (checksum, end marker) gets `frames_in` for free: bytes before a frame
@@ -15,8 +18,9 @@ Drivers do no I/O and never import Home Assistant. Rules every family gets:
   header inside garbage whose "frame" fails its checksum is skipped when a
   valid frame overlaps it. A frame that fails its checksum is never decoded;
   one that is not explained that way fails the decode, so the poll retries.
-  A driver with its own `frames_in` is resynchronised by retrying from each
-  later byte when its `frames_in` refuses the stream.
+  A driver that implements `frames_in` itself still gets resynchronisation:
+  when its `frames_in` refuses the stream, the decode retries from each later
+  byte and keeps the first split that works.
 - Impossible values fail the decode with a FrameError naming the field, and
   sentinels ("no sensor") are dropped, never shown: see `checks`.
 """
@@ -162,15 +166,8 @@ def values_list(data: bytes, offset: int, count: int, size: int, *, scale: float
 NEED_MORE = 0  # frame_length: the bytes so far start a frame, its length is not known yet
 
 
-def split_frames(driver: Driver, buffer: bytes,
-                 deferred: list[str] | None = None) -> tuple[list[bytes], bytes]:
-    """Whole valid frames in a byte stream and the unfinished frame at its end (see the module doc).
-
-    A frame failing its checksum that no valid frame explains raises FrameError,
-    unless it reaches into the unfinished frame at the end: while a response is
-    still arriving, a false header inside it can look like a corrupt frame.
-    Such defects are appended to `deferred` instead.
-    """
+def split_frames(driver: Driver, buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Whole valid frames in a byte stream and the unfinished frame at its end (see the module doc)."""
     frames: list[bytes] = []
     accepted: list[tuple[int, int]] = []
     rejected: list[tuple[int, int, str]] = []
@@ -197,13 +194,10 @@ def split_frames(driver: Driver, buffer: bytes,
         tail = None
         pos += length
     for start, end, defect in rejected:
-        if any(start < a_end and a_start < end for a_start, a_end in accepted):
-            continue  # a header inside garbage or inside a valid frame
-        if tail is not None and end > tail:
-            if deferred is not None:
-                deferred.append(defect)
-            continue
-        raise driver.error(defect)
+        if frames and tail is not None and end > tail:
+            continue  # a header in garbage whose "frame" runs into the frame still arriving
+        if not any(start < a_end and a_start < end for a_start, a_end in accepted):
+            raise driver.error(defect)
     return frames, (buffer[tail:] if tail is not None else b"")
 
 
@@ -340,12 +334,6 @@ class Driver(ABC):
         if not buffer:
             raise FrameError(f"{self.family}: no data received")
         frames, rest = self.split(buffer)
-        if (rest and not live) or not frames:
-            deferred: list[str] = []
-            if not self._own_framing():
-                split_frames(self, buffer, deferred)
-            if deferred:
-                raise self.error(deferred[0])
         if rest and not live:
             raise FrameError(
                 f"{self.family}: truncated frame, {len(rest)} trailing bytes do not form a whole frame"
