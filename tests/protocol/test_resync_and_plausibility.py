@@ -236,3 +236,18 @@ def test_seplos_parallel_packs_report_each_pack() -> None:
     assert all(len(p["cell_voltages"]) == 16 for p in packs)
     assert sample["cell_voltages"] == packs[0]["cell_voltages"] + packs[1]["cell_voltages"]
     assert get_driver("seplos")("v3").requests()[-1].hex() == "01041100001a74fd"  # one pack: no PIA
+
+
+def test_a_false_header_before_a_frame_still_arriving() -> None:
+    # Stale bytes with a JBD header whose short "frame" ends inside the real response:
+    # once the real frame is whole it explains them; before that, the checksum failure
+    # fails the poll at once (a corrupt response must not wait for a timeout).
+    driver = get_driver("jbd")()
+    basic = frames_of(FIRST_VALID["jbd"])[0]
+    stale = bytes.fromhex("dd030004")
+    request = driver.requests()[0]
+    with pytest.raises(FrameError, match="jbd: frame ends with 0x00"):
+        driver.response_complete(request, [stale, basic[:12]])
+    assert driver.response_complete(request, [stale, basic])
+    assert decode("jbd", [stale, *frames_of(FIRST_VALID["jbd"])]) == decode(
+        "jbd", frames_of(FIRST_VALID["jbd"]))
