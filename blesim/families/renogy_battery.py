@@ -1,5 +1,8 @@
 """Renogy smart lithium battery behind a BT-2 module (Modbus slave 0x30; 0xFF for "pro").
 
+Variant "hub:<n>": n batteries behind one hub answer at 0x30, 0x31 ... (the
+same model for each, the n-th battery's remaining charge 1 Ah lower per id).
+
 Service 0xFFD0 with write 0xFFD1, notifications on 0xFFF1 (service 0xFFF0).
 Registers 0x1388-0x13A9 cells and temperatures, 0x13B2-0x13B8 pack status,
 0x13EC-0x13F3 alarm and status bits.
@@ -27,7 +30,11 @@ class RenogyBatteryDevice(ModbusDevice):
 
     @property
     def slave_ids(self) -> tuple[int, ...]:  # type: ignore[override]
-        return (0xFF,) if self.variant in ("pro", "rngpro") else (0x30,)
+        if self.variant in ("pro", "rngpro"):
+            return (0xFF,)
+        if self.variant is not None and self.variant.startswith("hub:"):
+            return tuple(range(0x30, 0x30 + max(1, min(16, int(self.variant[4:])))))
+        return (0x30,)
 
     def registers(self, slave: int, function: int) -> dict[int, int]:
         if function != 0x03:
@@ -45,7 +52,8 @@ class RenogyBatteryDevice(ModbusDevice):
         scale = 10 if self.variant == "pro" else 100
         pack = (
             u(m.current * scale, 2, signed=True) + u(m.voltage * 10, 2)
-            + u(m.remaining_ah * 1000, 4) + u(m.capacity_ah * 1000, 4) + u(m.cycles, 2)
+            + u(max(0.0, m.remaining_ah - (slave - 0x30) % 0x10) * 1000, 4)
+            + u(m.capacity_ah * 1000, 4) + u(m.cycles, 2)
         )
         status = bytearray(16)
         status[13] = 0x02 * (m.soc < 1.0) | 0x04 * (m.soc > 0.0)

@@ -3,7 +3,7 @@
 Slave 0x00 is the system: input registers 0x2000 EIA and 0x2100 EIB, coils
 0x2200 EIC. Slave n is pack n: input registers 0x1000 PIA and 0x1100 PIB.
 32-bit values are stored low word first. `packs` packs share the model's
-current; each pack has the model's cells.
+current; each pack has the model's cells. Variant "v3:<n>" sets `packs`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,15 @@ class SeplosDevice(ModbusDevice):
     gatt = {uuid16(0xFFF0): {uuid16(0xFFF1): NOTIFY, uuid16(0xFFF2): WRITE}}
     notify_uuid = uuid16(0xFFF1)
     write_uuid = uuid16(0xFFF2)
-    packs = 1
+    default_packs = 1
+
+    @property
+    def packs(self) -> int:
+        """Packs in the system: the variant "v3:<n>" says how many, else `default_packs`."""
+        variant = self.variant or ""
+        if variant.startswith("v3:") and variant[3:].isdigit():
+            return max(1, min(16, int(variant[3:])))
+        return self.default_packs
 
     @property
     def slave_ids(self) -> tuple[int, ...]:  # type: ignore[override]
@@ -57,6 +65,8 @@ class SeplosDevice(ModbusDevice):
         pia = bytearray(34)
         pia[0:2] = u(m.voltage * 100, 2)
         pia[2:4] = u(m.current * 100, 2, signed=True)
+        pia[10:12] = u(m.soc * 1000, 2)
+        pia[14:16] = u(m.cycles, 2)
         pib = bytearray(52)
         for i, v in enumerate(m.cell_voltages[:16]):
             pib[2 * i : 2 * i + 2] = u(v * 1000, 2)

@@ -147,12 +147,29 @@ def test_summary_of_packs_without_charge_averages_levels() -> None:
                        "heater": True, "cycles": 5, "cell_count": 8}
 
 
-def test_daly_answers_from_the_ess_address() -> None:
-    frames = [bytearray(f) for f in frames_of(FIRST_VALID["daly"])]
-    for frame in frames:
-        frame[0] = 0x51
-        frame[-2:] = crc16_modbus(frame[:-2]).to_bytes(2, "little")
-    assert decode("daly", [bytes(f) for f in frames]) == decode("daly", frames_of(FIRST_VALID["daly"]))
+def test_daly_p81_requests_go_to_0x81_and_answers_come_from_0x51() -> None:
+    p81 = next(v for v in VALID if v["id"] == "daly_p81_1")
+    driver = get_driver("daly")("p81")
+    requests = driver.requests()
+    assert [r.hex() for r in requests] == p81["requests"]
+    cells, status = frames_of(p81)
+    assert driver.answers(requests[0], cells)
+    assert driver.answers(requests[1], status)
+    assert not driver.answers(requests[0], status)
+    assert driver.response_complete(requests[1], [status])
+    without_status = decode("daly", [cells])
+    assert "cycles" not in without_status
+    assert without_status["temperatures"] == [22.0] * 4
+
+
+def test_daly_p81_impossible_counts_are_rejected() -> None:
+    cells = bytearray(frames_of(next(v for v in VALID if v["id"] == "daly_p81_1"))[0])
+    for offset, value, message in ((120, 49, "49 cells"), (122, 9, "9 temperature sensors")):
+        broken = bytearray(cells)
+        broken[3 + offset : 5 + offset] = value.to_bytes(2, "big")
+        broken[-2:] = crc16_modbus(broken[:-2]).to_bytes(2, "little")
+        with pytest.raises(FrameError, match=f"daly: {message}"):
+            decode("daly", [bytes(broken)])
 
 
 def test_own_framing_driver_is_resynchronised_by_retry() -> None:
@@ -175,3 +192,64 @@ def test_default_framing_finds_no_frame() -> None:
         Bare().decode([b"\x01\x02"])
     assert Bare().frame_defect(b"\x01") is None
     assert Bare.variant_for(Advertisement()) is None
+
+
+JK04 = next(v for v in VALID if v["id"] == "jk_jk04_1")
+
+
+def test_jk04_frames_decode_without_a_current() -> None:
+    sample = decode("jk", frames_of(JK04))
+    assert sample["cell_count"] == 16
+    assert sample["voltage"] == round(sum(sample["cell_voltages"]), 3)
+    assert "current" not in sample
+
+
+def test_jk04_variant_without_cells_is_a_frame_error() -> None:
+    frame = bytearray(frames_of(JK04)[0])
+    frame[6:102] = bytes(96)
+    frame[-1] = sum(frame[:-1]) & 0xFF
+    with pytest.raises(FrameError, match="jk: JK04 cell-info frame reports no cells"):
+        decode("jk", [bytes(frame)], variant="JK04")
+
+
+def test_jk_heater_state_is_reported() -> None:
+    jk_1 = next(v for v in VALID if v["id"] == "jk_1")  # 24S layout: heating byte 183
+    frames = [bytearray(f) for f in frames_of(jk_1)]
+    cell_info = next(f for f in frames if len(f) == 300 and f[4] == 0x02)
+    assert decode("jk", [bytes(f) for f in frames])["heater"] is False
+    cell_info[183] = 1
+    cell_info[-1] = sum(cell_info[:-1]) & 0xFF
+    assert decode("jk", [bytes(f) for f in frames])["heater"] is True
+
+
+def test_seplos_v2_partial_header_with_a_foreign_version_is_no_frame() -> None:
+    driver = get_driver("seplos")("v2")
+    assert driver.frames_in(b"\x7e\x20") == ([], b"")
+    assert driver.frames_in(b"\x7e\x14") == ([], b"\x7e\x14")
+
+
+def test_seplos_parallel_packs_report_each_pack() -> None:
+    seplos_1 = next(v for v in VALID if v["id"] == "seplos_1")  # two packs, PIA and PIB each
+    sample = decode("seplos", frames_of(seplos_1))
+    packs = sample["packs"]
+    assert [p["pack_address"] for p in packs] == [1, 2]
+    assert [p["voltage"] for p in packs] == [52.34, 52.35]
+    assert [p["cycles"] for p in packs] == [9, 10]
+    assert all(len(p["cell_voltages"]) == 16 for p in packs)
+    assert sample["cell_voltages"] == packs[0]["cell_voltages"] + packs[1]["cell_voltages"]
+    assert get_driver("seplos")("v3").requests()[-1].hex() == "01041100001a74fd"  # one pack: no PIA
+
+
+def test_a_false_header_before_a_frame_still_arriving() -> None:
+    # Stale bytes with a JBD header whose short "frame" ends inside the real response:
+    # once the real frame is whole it explains them; before that, the checksum failure
+    # fails the poll at once (a corrupt response must not wait for a timeout).
+    driver = get_driver("jbd")()
+    basic = frames_of(FIRST_VALID["jbd"])[0]
+    stale = bytes.fromhex("dd030004")
+    request = driver.requests()[0]
+    with pytest.raises(FrameError, match="jbd: frame ends with 0x00"):
+        driver.response_complete(request, [stale, basic[:12]])
+    assert driver.response_complete(request, [stale, basic])
+    assert decode("jbd", [stale, *frames_of(FIRST_VALID["jbd"])]) == decode(
+        "jbd", frames_of(FIRST_VALID["jbd"]))

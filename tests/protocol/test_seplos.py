@@ -93,7 +93,8 @@ def test_variant_parsing(variant: str | None, v2: bool, packs: int) -> None:
 
 def test_requests_are_among_the_captured_ones() -> None:
     v3 = [r.hex() for r in SeplosDriver("v3:2").requests()]
-    assert v3 == ["00042000001a7bd0", "000122000050379f", "01041100001a74fd", "02041100001a74ce"]
+    assert v3 == ["00042000001a7bd0", "000122000050379f", "01041000001134c6", "01041100001a74fd",
+                  "02041000001134f5", "02041100001a74ce"]
     assert set(v3) <= set(BY_ID["seplos_1"]["requests"])
     assert len(SeplosDriver().requests()) == 3
     v2 = [r.hex() for r in SeplosDriver("v2").requests()]
@@ -111,7 +112,7 @@ def test_answers_tie_v2_by_command_and_v3_by_slave() -> None:
     assert v2.response_complete(parameters, chunks)
     assert not v2.response_complete(parameters, chunks[:-1])
     v3 = SeplosDriver("v3:2")
-    eia, eic, pib1, pib2 = v3.requests()
+    eia, eic, _pia1, pib1, _pia2, pib2 = v3.requests()
     assert v3.answers(eia, EIA)
     assert not v3.answers(eia, PIB1)  # same length, other slave
     assert v3.answers(pib1, PIB1)
@@ -237,3 +238,12 @@ def test_v3_sixteen_packs() -> None:
     sample = decode("seplos", [patched(EIA, 44, b"\x00\x10"), EIC, *packs])
     assert len(sample["cell_voltages"]) == 256
     assert len(sample["temperatures"]) == 96
+
+
+def test_v2_slave_pack_without_parallel_data_decodes() -> None:
+    # a slave pack (BP01 ...) refuses the master's parallel-data request (0x62)
+    refused = v2_frame(0x62, b"", status=0x04)
+    sample = decode("seplos", [TELEMETRY, refused])
+    assert sample["cell_voltages"] == decode("seplos", [TELEMETRY, PARAMETERS])["cell_voltages"]
+    assert "problem_code" not in sample
+    assert "chrg_mosfet" not in sample

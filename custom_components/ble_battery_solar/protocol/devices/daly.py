@@ -5,8 +5,16 @@ Request ``D2 03 <start BE> <count BE> <CRC16/Modbus LE>``, response
 0x0000 and is read as 62 registers (with the MOSFET-temperature block 0x003E x 9
 read separately) or, on newer boards, as 80 registers in one go. Cells 1 mV,
 temperatures degC + 40, voltage 0.1 V, current (raw - 30000) x 0.1 A
-(+ = charging), SOC 0.1 %, remaining capacity 0.1 Ah. Most boards answer
-from address 0xD2; ESS-DL boards answer from 0x51.
+(+ = charging), SOC 0.1 %, remaining capacity 0.1 Ah.
+
+ESS-DL and 100Balance boards of the "P81" protocol (variant "p81") are asked
+at address 0x81 and answer from 0x51 with another register map: registers
+0-63 hold the cells (1 mV), 8 temperatures at 48 (degC + 40), voltage (56),
+current (57) and SOC (58) as above, cell count (60) and sensor count (61);
+registers 0x41-0x7E hold remaining capacity 0.1 Ah (0x4B), cycles (0x4C),
+balancing (0x4D), MOSFET states (0x52, 0x53; 1 = on), MOSFET and board
+temperature (0x5A, 0x5B; degC + 40). Answers from 0x51 are decoded with this
+map whatever the variant.
 """
 
 from __future__ import annotations
@@ -22,12 +30,12 @@ from custom_components.ble_battery_solar.protocol.base import (
     uuid16,
     values_list,
 )
-from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver
+from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver, read_request
 from custom_components.ble_battery_solar.protocol.models import Sample
 
 SLAVE = 0xD2
-# ESS-DL boards answer with the RS485 convention: request address 0x81 - 0x80 + 0x50 = 0x51
-ESS_SLAVE = 0x51
+# P81 boards answer with the RS485 convention: request address 0x81 - 0x80 + 0x50 = 0x51
+P81_REQUEST, P81_SLAVE = 0x81, 0x51
 ABSENT_MOS_TEMPERATURE = (0x0000, 0xFFFF)  # no MOSFET sensor fitted
 MAX_CELLS = 32
 MAX_TEMPS = 8
@@ -37,6 +45,25 @@ MOS_TEMP_OFFSET = 8  # in the 0x003E block (register 0x0042)
 MOS = Block("MOSFET temperature", SLAVE, 0x03, 0x003E, 9)
 STATUS_62 = Block("status (62 registers)", SLAVE, 0x03, 0x0000, 62)
 STATUS_80 = Block("status (80 registers)", SLAVE, 0x03, 0x0000, 80)
+P81_CELLS = Block("P81 cells and totals", P81_SLAVE, 0x03, 0x0000, 64)
+P81_STATUS = Block("P81 status", P81_SLAVE, 0x03, 0x0041, 62)
+P81_MAX_CELLS, P81_TEMPS_OFFSET = 48, 96
+
+P81_CELL_FIELDS = (
+    Field("voltage", 112, 2, 0.1),
+    Field("current", 114, 2, 0.1, add=-30000),
+    Field("battery_level", 116, 2, 0.1),
+    Field("cell_count", 120, 2, kind="int"),
+    Field("temp_count", 122, 2, kind="int"),
+)
+P81_STATUS_FIELDS = (
+    Field("cycle_charge", 20, 2, 0.1),
+    Field("cycles", 22, 2, kind="int"),
+    Field("balancer", 24, 2, kind="bool"),
+    Field("chrg_mosfet", 34, 2, kind="int"),
+    Field("dischrg_mosfet", 36, 2, kind="int"),
+)
+P81_MOS_TEMP, P81_BOARD_TEMP = 50, 52
 
 STATUS_FIELDS = (
     Field("voltage", 80, 2, 0.1),
@@ -73,20 +100,32 @@ class DalyDriver(ModbusDriver):
         {"manufacturer_id": 0x0303, "connectable": True},
         {"manufacturer_id": 0x0402, "connectable": True},
     )
-    slaves = frozenset({SLAVE, ESS_SLAVE})
+    slaves = frozenset({SLAVE, P81_SLAVE})
     required_keys = ("voltage", "current")
 
     def poll(self) -> list[Block]:
+        if self.variant is not None and "p81" in self.variant.lower():
+            return [P81_CELLS, P81_STATUS]
         if self.variant is not None and _EIGHTY.search(self.variant):
             return [STATUS_80]
         return [MOS, STATUS_62]
 
+    def requests(self) -> list[bytes]:
+        return [_addressed(block.request) for block in self.poll()]
+
+    def answers(self, request: bytes | None, frame: bytes) -> bool:
+        if request is not None and request[0] == P81_REQUEST:
+            request = read_request(P81_SLAVE, request[1], int.from_bytes(request[2:4], "big"),
+                                   int.from_bytes(request[4:6], "big"))
+        return super().answers(request, frame)
+
     def plan(self, frames: Sequence[bytes]) -> list[Block]:
         # every frame of one poll comes from the address the first one names
-        return [Block(b.name, frames[0][0], b.function, b.start, b.count)
-                for b in (MOS, STATUS_62, STATUS_80)]
+        return [P81_CELLS, P81_STATUS] if frames[0][0] == P81_SLAVE else [MOS, STATUS_62, STATUS_80]
 
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        if tied and tied[0][0].slave == P81_SLAVE:
+            return self._decode_p81(tied)
         mos = self.data_of(tied, MOS.name)
         status = self.require(tied, STATUS_62.name, STATUS_80.name)
         out: dict[str, Any] = read_fields(self.family, status, STATUS_FIELDS)
@@ -102,3 +141,32 @@ class DalyDriver(ModbusDriver):
                                            absent=ABSENT_MOS_TEMPERATURE)
         out["temperatures"] = temperatures
         return out  # type: ignore[return-value]
+
+    def _decode_p81(self, tied: list[tuple[Block, bytes]]) -> Sample:
+        data = self.require(tied, P81_CELLS.name)
+        out: dict[str, Any] = read_fields(self.family, data, P81_CELL_FIELDS)
+        cells, temps = out.pop("cell_count"), out.pop("temp_count")
+        if cells > P81_MAX_CELLS:
+            raise self.error(f"{cells} cells reported, at most {P81_MAX_CELLS} fit the frame")
+        if temps > MAX_TEMPS:
+            raise self.error(f"{temps} temperature sensors reported, at most {MAX_TEMPS} fit")
+        out["cell_voltages"] = values_list(data, 0, cells, 2, scale=0.001)
+        temperatures = values_list(data, P81_TEMPS_OFFSET, temps, 2, add=-40)
+        status = self.data_of(tied, P81_STATUS.name)
+        if status is not None:
+            values = read_fields(self.family, status, P81_STATUS_FIELDS)
+            for key in ("chrg_mosfet", "dischrg_mosfet"):
+                values[key] = values[key] == 1
+            out.update(values)
+            mosfet, board = values_list(status, P81_MOS_TEMP, 2, 2, add=-40)
+            temperatures = [mosfet, *temperatures, board]
+        out["temperatures"] = temperatures
+        return out  # type: ignore[return-value]
+
+
+def _addressed(request: bytes) -> bytes:
+    """A P81 block's request goes to address 0x81 (its answer comes from 0x51)."""
+    if request[0] != P81_SLAVE:
+        return request
+    return read_request(P81_REQUEST, request[1], int.from_bytes(request[2:4], "big"),
+                        int.from_bytes(request[4:6], "big"))

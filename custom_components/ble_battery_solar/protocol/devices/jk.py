@@ -15,11 +15,18 @@ for 24 cells and the measurement block 32 bytes earlier than from SW 11
 ("JK02_32S", room for 32 cells). The SW version comes from the device-info
 frame; without it the 32S layout is assumed (or the layout named by `variant`).
 All values are little-endian; current > 0 means charging.
+
+Older boards (JK-B2A16S firmware 3.x, "JK04") answer the same requests with
+cell-info frames of the same framing that carry 24 cell voltages as float32
+(0.0 = no cell), cell resistances, the cell spread (float32 at 206) and the
+balancer state (220), but no pack voltage or current: the voltage is the sum
+of the cells. They are recognised by their float cell values.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -41,7 +48,10 @@ FIRST_32S_FIRMWARE = 11  # SW major version from which the 32S layout is used
 SIX_SENSOR_FIRMWARE = 14  # SW major version from which six temperature sensors are reported
 CELLS_OFFSET = 6
 TEMP_ABSENT = -2000  # raw value of a sensor slot without a sensor
-HEATER_24S = 224  # heating status (0 off, 1 on); 32 bytes later in the 32S layout
+HEATER_24S = 183  # heating status (0 off, 1 on); 32 bytes later in the 32S layout
+JK04_CELLS, JK04_MAX_CELLS = 6, 24  # float32 cell voltages
+JK04_DELTA, JK04_BALANCING = 206, 220
+VARIANT_JK04 = "JK04"
 VOLTAGE_TOLERANCE = 0.1  # pack voltage vs. sum of cell voltages (relative, plus 0.5 V)
 
 # Cell-info fields in the 32S layout; the 24S layout has them 32 bytes earlier.
@@ -107,6 +117,16 @@ def command(cmd: int, value: bytes = b"") -> bytes:
     return body + bytes((sum8(body),))
 
 
+def _is_jk04(frame: bytes) -> bool:
+    """Whether a cell-info frame holds JK04 float32 cells: the first cell a float of 1-5 V.
+
+    In JK02 frames these bytes are two 16-bit cell voltages in mV; read as a float
+    they are either tiny or huge, never a cell voltage.
+    """
+    first: float = struct.unpack_from("<f", frame, JK04_CELLS)[0]
+    return 1.0 <= first <= 5.0
+
+
 def _text(raw: bytes) -> str:
     """Zero-terminated ASCII text."""
     return raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
@@ -125,7 +145,8 @@ class JkDriver(Driver):
         {"service_uuid": uuid16(0xFFE0), "manufacturer_id": 0x0B65, "connectable": True},
         {"service_uuid": uuid16(0xFFE0), "manufacturer_id": 0x4B4A, "connectable": True},
     )
-    required_keys = ("voltage", "current", "cell_voltages")
+    # JK02 cell info always carries the current; JK04 frames have none
+    required_keys = ("voltage", "cell_voltages")
 
     def __init__(self, variant: str | None = None) -> None:
         super().__init__(variant)
@@ -204,6 +225,8 @@ class JkDriver(Driver):
         return info
 
     def _cell_info_any_layout(self, frame: bytes) -> dict[str, Any]:
+        if _is_jk04(frame) or (self.variant or "").upper().startswith(VARIANT_JK04):
+            return self._jk04_cell_info(frame)
         errors: list[FrameError] = []
         for layout in self._layouts_to_try():
             try:
@@ -214,9 +237,7 @@ class JkDriver(Driver):
 
     def _cell_info(self, frame: bytes, layout: Layout) -> dict[str, Any]:
         values = read_fields(self.family, frame, layout.fields)
-        heater = self._heater_offset(layout)
-        if heater is not None:
-            values["heater"] = bool(frame[heater])
+        values["heater"] = bool(frame[HEATER_24S if layout is LAYOUT_24S else HEATER_24S + 32])
         mask = read_int(frame, layout.cell_mask_offset, 4, order="little")
         if mask >> layout.max_cells:
             raise self.error(f"cell mask 0x{mask:08X} names cells beyond {layout.max_cells}")
@@ -246,13 +267,18 @@ class JkDriver(Driver):
         ]
         return values
 
-    def _heater_offset(self, layout: Layout) -> int | None:
-        """Heating status byte; firmware with six sensors keeps a temperature there instead."""
-        if layout is LAYOUT_24S:
-            return HEATER_24S
-        if self.sw_major is not None and self.sw_major < SIX_SENSOR_FIRMWARE:
-            return HEATER_24S + 32
-        return None
+    def _jk04_cell_info(self, frame: bytes) -> dict[str, Any]:
+        cells = [round(struct.unpack_from("<f", frame, JK04_CELLS + 4 * i)[0], 3)
+                 for i in range(JK04_MAX_CELLS)]
+        present = [c for c in cells if c]  # 0.0: no cell in this slot
+        if not present:
+            raise self.error("JK04 cell-info frame reports no cells")
+        return {
+            "cell_voltages": present,
+            "voltage": round(sum(present), 3),
+            "delta_voltage": round(struct.unpack_from("<f", frame, JK04_DELTA)[0], 3),
+            "balancer": frame[JK04_BALANCING] != 0,
+        }
 
     def _temperature_slots(self, layout: Layout) -> tuple[int, ...]:
         if layout is LAYOUT_24S:

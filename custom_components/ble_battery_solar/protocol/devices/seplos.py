@@ -3,13 +3,16 @@
 V3 (service 0xFFF0, notify 0xFFF1, write 0xFFF2): Modbus RTU. Slave 0x00 is the
 system (EMS): input registers 0x2000 x 0x1A "EIA" (32-bit values with the low
 word first), 0x2100 x 0x16 "EIB", coils 0x2200 x 0x50 "EIC" (switches, alarms).
-Pack n (slave n): 0x1000 x 0x11 "PIA", 0x1100 x 0x1A "PIB" (16 cells 1 mV,
-temperatures 0.1 K). Exception replies ``<addr> <fn | 0x80> <code> <CRC>``.
+Pack n (slave n): 0x1000 x 0x11 "PIA" (voltage 10 mV, current 10 mA, SOC
+0.1 %, cycles), 0x1100 x 0x1A "PIB" (16 cells 1 mV, temperatures 0.1 K); PIA
+is read for parallel packs only. Exception replies ``<addr> <fn | 0x80> <code> <CRC>``.
 
 V2 (service 0xFF00, notify 0xFF01, write 0xFF02): request
 ``7E 10 <addr> 46 <cmd> <len16> <data> <CRC16/XMODEM BE> 0D``, response
 ``7E 14 <addr> <cmd> <status> <len16> <data> <CRC16/XMODEM BE over [1:-3]> 0D``;
 0x61 telemetry, 0x62 parameters and switches, 0x51 manufacturer information.
+Slave packs ("BP01" ...) answer 0x62 with an error status: only the master
+has the parallel data, so such an answer leaves switches and alarms out.
 
 Several V3 packs in parallel: the system (EMS) values go to the top level,
 each pack's cells and temperatures to `packs` (one Sample per pack, in pack
@@ -77,6 +80,12 @@ EIC_FIELDS = (
     Field("heater", 7, 1, kind="bool", mask=0x08),
     # alarm bytes 1-9 without the switch states and status (non-alarm) bytes
     Field("problem_code", 1, 9, kind="int", mask=0xFFFF00FF00FF0000FF),
+)
+PIA_FIELDS = (
+    Field("voltage", 0, 2, 0.01),
+    Field("current", 2, 2, 0.01, signed=True),
+    Field("battery_level", 10, 2, 0.1),
+    Field("cycles", 14, 2, kind="int"),
 )
 PIB_CELL_TEMPS, PIB_AMBIENT_TEMPS = 32, 48  # 4 cell sensors; ambient and MOSFET sensors
 ABSENT_CELL = (0x0000, 0xFFFF)  # unused cell slots of a pack
@@ -169,7 +178,9 @@ class SeplosDriver(ModbusDriver):
     # requests and framing
 
     def poll(self) -> list[Block]:
-        return [EIA, EIC, *(pib(n) for n in range(1, self.packs + 1))]
+        if self.packs == 1:  # one pack: the system values are the pack's
+            return [EIA, EIC, pib(1)]
+        return [EIA, EIC, *(b for n in range(1, self.packs + 1) for b in (pia(n), pib(n)))]
 
     def plan(self, frames: Sequence[bytes]) -> list[Block]:
         return V3_PLAN
@@ -244,6 +255,8 @@ class SeplosDriver(ModbusDriver):
             ]
             values: dict[str, Any] = {"pack_address": pack, "cell_count": len(pack_cells),
                                       "temperatures": temperatures}
+            if pia_data is not None:
+                values.update(read_fields(self.family, pia_data, PIA_FIELDS))
             if pack_cells:
                 values["cell_voltages"] = pack_cells
                 values["delta_voltage"] = round(max(pack_cells) - min(pack_cells), 3)
@@ -268,6 +281,9 @@ class SeplosDriver(ModbusDriver):
         seen: set[int] = set()
         for frame in frames:
             cmd, status = frame[3], frame[4]
+            if status != 0 and cmd != CMD_TELEMETRY:
+                # a slave pack (BP01 ...) has no parallel data or manufacturer block to give
+                continue
             if status != 0:
                 raise self.error(f"BMS reported error status 0x{status:02X} for 0x{cmd:02X}")
             if cmd in seen:
