@@ -49,7 +49,7 @@ from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 
-from .dbus_monitor import release_client_bus
+from . import dbus_monitor
 from .link import (
     CONNECT_FAILED,
     LINK_LOST,
@@ -287,7 +287,8 @@ class ConnectionManager(SlotPolicy):
             await self._drop(address, "released")
 
     async def async_shutdown(self) -> None:
-        """Close every link and wait for every pending disconnect (HA stop)."""
+        """Close every link, wait for every pending disconnect and unregister every callback
+        (HA stop, or the last configured device unloaded)."""
         self._stopping = True
         self._stop_slots()
         if self._unsub_stop is not None:
@@ -418,14 +419,14 @@ class ConnectionManager(SlotPolicy):
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await client.disconnect()
         except asyncio.CancelledError:
-            release_client_bus(client)
+            dbus_monitor.release_bus_if_needed(client)
             raise
         except Exception as err:
             self.failed_disconnects += 1
-            _LOGGER.warning("%s: disconnect failed: %s", address, err or type(err).__name__)
-            # bleak's BlueZ backend raises out of disconnect() before closing its
+            _LOGGER.warning("%s: disconnect failed: %s", address, str(err) or type(err).__name__)
+            # bleak 3.0's BlueZ backend raises out of disconnect() before closing its
             # D-Bus connection: close it here, or it leaks one of the 256.
-            release_client_bus(client)
+            dbus_monitor.release_bus_if_needed(client)
 
     async def _async_on_stop(self, _event: Event) -> None:
         self._unsub_stop = None
