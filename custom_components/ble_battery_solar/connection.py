@@ -136,6 +136,8 @@ class ConnectionManager(SlotPolicy):
             total.update(
                 connects=stats.connects, reuses=stats.reuses,
                 disconnects=stats.disconnects, evictions=stats.evictions,
+                retries=stats.retries, reconnects=stats.reconnects,
+                dropped_notifications=stats.dropped_notifications,
             )
             failures.update(stats.failures)
         return {
