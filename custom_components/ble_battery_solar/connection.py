@@ -9,7 +9,9 @@ across the few connection slots of adapters and Bluetooth proxies (slots.py).
 Contract:
 - `async with manager.session(address, driver, keep_alive=..., interval=...) as link`
   gives a connected Link, reusing the cached client while it is alive; `poll()`
-  runs one poll through it and turns every failure into LinkError (kind = why).
+  (polling.py) runs one poll through it, recovers from one-off faults within the
+  poll and turns every failure into LinkError (kind = why); `abort()` cancels a
+  connect in flight (unload).
 - One operation per device at a time (per-address lock); no lock ever spans
   several devices, so a slow connect to one device never delays another.
 - Idle window per device (`keep_alive` seconds after a poll; 0 = connect per
@@ -39,7 +41,6 @@ from typing import Any
 
 import bleak
 from bleak import BleakClient
-from bleak.exc import BleakError
 from bleak_retry_connector import (
     BleakNotFoundError,
     BleakOutOfConnectionSlotsError,
@@ -56,12 +57,12 @@ from .link import (
     MALFORMED,
     NO_SLOT,
     NOT_FOUND,
-    POLL_RETRIES,
     TIMEOUT,
     Link,
     LinkError,
 )
-from .protocol import Driver, FrameError, Sample
+from .polling import PollRecovery
+from .protocol import Driver
 from .slots import SlotPolicy
 from .stats import DeviceStats
 
@@ -81,20 +82,13 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 
-def _tried(message: str, link: Link) -> str:
-    """The error message, saying how often the answer was asked for when more than once."""
-    return f"{message} (asked {link.attempts} times)" if link.attempts > 1 else message
-
 DISCONNECT_TIMEOUT = 5.0
 CONNECT_ATTEMPTS = 3
-MAX_KEPT_FRAMES = 16
 
 
-class ConnectionManager(SlotPolicy):
+class ConnectionManager(PollRecovery, SlotPolicy):
     """The cache of live links, one per device address, shared by all config entries."""
 
-    POLL_RETRIES = POLL_RETRIES  # same-link retries of a bad answer within a poll
-    POLL_RECONNECTS = 1  # reconnects within a poll after the link was lost mid-poll
 
     def __init__(self, hass: HomeAssistant) -> None:
         self.hass = hass
@@ -203,72 +197,6 @@ class ConnectionManager(SlotPolicy):
                 )
                 if victim is not None:
                     self._spawn_close(victim.address, "freeing a slot on a contended source")
-
-    async def poll(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
-    ) -> Sample:
-        """Connect or reuse, run one poll, and translate every failure into LinkError.
-
-        The poll's time budget is its interval (from its start). Within it a bad
-        answer is asked for again on the same link (Link.poll), and a link that the
-        device or proxy dropped mid-poll is reconnected once: a one-off glitch never
-        fails the poll; a fault that persists does.
-        """
-        stats = self.device_stats(address)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + interval if interval else None
-        reconnects = 0
-        while True:
-            try:
-                sample = await self._poll_once(
-                    address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline
-                )
-            except LinkError as err:
-                if (
-                    err.link_was_lost
-                    # a glitch of a healthy device; one that keeps failing waits its turn
-                    and stats.failure_streak == 0
-                    and reconnects < self.POLL_RECONNECTS
-                    and not self._stopping
-                    and (deadline is None or deadline - loop.time() >= driver.response_timeout)
-                ):
-                    reconnects += 1
-                    stats.reconnects += 1
-                    _LOGGER.debug("%s: link lost mid-poll, reconnecting: %s", address, err)
-                    continue
-                stats.failures[err.kind] += 1
-                stats.failure_streak += 1
-                stats.last_error = f"{err.kind}: {err}"
-                raise
-            stats.failure_streak = 0
-            return sample
-
-    async def _poll_once(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None,
-        deadline: float | None,
-    ) -> Sample:
-        stats = self.device_stats(address)
-        async with self.session(address, driver, keep_alive=keep_alive, interval=interval) as link:
-            try:
-                sample = await link.poll(retries=self.POLL_RETRIES, deadline=deadline)
-                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                return sample
-            except FrameError as err:
-                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                raise LinkError(_tried(str(err), link), kind=MALFORMED) from err
-            except LinkError as err:
-                if link.attempts > 1:
-                    err.args = (_tried(str(err), link),)
-                err.link_was_lost = not link.connected
-                raise
-            except (BleakError, EOFError, BrokenPipeError) as err:
-                lost = LinkError(
-                    f"link lost during poll: {str(err) or type(err).__name__}", kind=LINK_LOST
-                )
-                lost.link_was_lost = not link.connected
-                raise lost from err
-            except TimeoutError as err:
-                raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
 
     async def abort(self, address: str) -> None:
         """Cancel a connect to the device in flight at once, then close its link (unload).

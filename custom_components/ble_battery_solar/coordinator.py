@@ -223,11 +223,15 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
         """Schedule the next poll one update interval after the start of the last one.
 
         HA counts the interval from the end of a poll, so a 10 s interval with a 1.5 s
-        connect would read every 11.5 s or so. A poll that failed with a `retry_after`
-        keeps HA's timing; the next poll starts at least MIN_GAP seconds after this one
-        ended.
+        connect would read every 11.5 s or so. Time the poll spent waiting for a free
+        slot does move the schedule: devices that share too few slots then spread out
+        instead of queueing for the same slots at the same moment every interval. A
+        poll that failed with a `retry_after` keeps HA's timing; the next poll starts at
+        least MIN_GAP seconds after this one ended.
         """
         started, self._poll_started = self._poll_started, None
+        if started is not None:
+            started += self.manager.device_stats(self.address).poll_wait
         interval = self._update_interval_seconds
         if started is not None and interval is not None and self._retry_after is None:
             now = self.hass.loop.time()
