@@ -242,6 +242,7 @@ class BleBatterySolarCoordinator(DataUpdateCoordinator[Sample]):
 
     async def _async_update_data(self) -> Sample:
         self._poll_started = self.hass.loop.time()
+        self.manager.device_stats(self.address).poll_wait = 0.0
         self._data_before = self.data if self.last_update_success else None
         self._energy_added = False
         if self.released_until is not None:
