@@ -8,33 +8,22 @@ Faults (all from one `random.Random(seed)`, so a run is reproducible):
   if any, drops);
 - proxy restarts: a proxy goes offline (`stop()`: every link drops, the scanner leaves HA)
   and comes back (`start()`) after up to two minutes;
-- phone app: the vendor's app takes a device for ten minutes (`held_by_phone`; our link drops).
+- phone app: the vendor's app takes a device for ten minutes (`held_by_phone`; our link drops);
+- hung GATT operations: for up to a few minutes a device accepts writes (JBD) or reads
+  (Battery Service) and never completes them (`hang_write` / `hang_read`);
+- garbage floods: a device pushes `flood_notifications` junk notifications at once on its
+  link (between polls, or into a poll that is waiting for its answer).
 
-Checks (`SoakResult.violations`; empty means the run passed):
-- zero leaked clients: after unloading, every proxy has opened == closed and no link; no
-  proxy ever had more links than slots (its own `slot_violations`/`peak` accounting);
-- recovery: after every fault window clears (windows closer than an update interval are
-  merged), the device delivers data within one update interval plus `RECOVERY_SLACK`
-  (the connect latency, a slot wait, or the tail of a poll that was failing when the
-  fault cleared); the measured worst case is reported;
-- every failed poll is explained by a fault (no spontaneous failures);
-- no unbounded growth: asyncio tasks, live timers and HA-tracked tasks stay bounded;
-  traced memory (tracemalloc, without harness memory) does not grow from the
-  sample at half-time to the mean of the last three by more than `MEMORY_TOLERANCE`
-  (caches fill during the first hours: growth that goes on is the leak); log records at WARNING
-  or above (what HA writes by default) stay proportional to the faults, not to time;
-- no traceback logged at ERROR or above (an expected fault is never an exception report).
+Checks: bench/soak_checks.py (`SoakResult.violations`; empty means the run passed).
 
 Logging runs at Home Assistant's default level, WARNING (see `harness.production_logging`).
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import logging
 import random
-import statistics
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +33,7 @@ from freezegun import api as freezegun_api
 from homeassistant.core import HomeAssistant
 
 from blesim import JbdDevice, Latency, SimDevice
+from custom_components.ble_battery_solar import DATA_MANAGER
 
 from .harness import (
     STORAGE_WRITES,
@@ -54,10 +44,7 @@ from .harness import (
     sample,
 )
 from .simclock import SimClock
-
-RECOVERY_SLACK = 10.0  # s on top of one update interval
-MEMORY_TOLERANCE = 256 * 1024  # bytes of growth accepted over the second half of a run
-LOGS_PER_FAULT = 10  # WARNING+ records allowed per injected fault (plus a per-device allowance)
+from .soak_checks import LogWatch, RunData, check
 
 
 @dataclass(frozen=True)
@@ -79,6 +66,10 @@ class SoakProfile:
     proxy_downtime_seconds: tuple[float, float] = (20.0, 120.0)
     phone_holds_per_device_hour: float = 1 / 12
     phone_hold_minutes: float = 10.0
+    hangs_per_device_hour: float = 1 / 12
+    hang_minutes: tuple[float, float] = (0.5, 3.0)
+    floods_per_device_hour: float = 0.5
+    flood_notifications: int = 20_000  # of 20 bytes each
     samples: int = 12  # resource samples over the run
     trace_memory: bool = True
     # True: recovery is timed from the moment the fault clears (the brief's criterion).
@@ -94,6 +85,13 @@ class SoakResult:
     profile: SoakProfile
     figures: dict[str, Any] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Event:
+    time: float
+    action: str = field(compare=False)
+    target: str = field(compare=False)
 
 
 @dataclass(order=True)
@@ -124,35 +122,6 @@ class _LogWatch(logging.Handler):
                 self.tracebacks.append(f"{record.name}: {record.getMessage()[:200]}")
 
 
-@dataclass
-class _RunData:
-    """What a finished run hands to the checks."""
-
-    fleet: Fleet
-    recorder: PollRecorder
-    start: float
-    end: float
-    samples: list[dict[str, int]]
-    peak_links: dict[str, int]
-    watch: _LogWatch
-
-
-def _windows_merge(
-    windows: list[tuple[float, float, str]], gap: float
-) -> list[tuple[float, float, str]]:
-    """Merge fault windows that overlap or lie closer than `gap` (their kinds joined)."""
-    merged: list[tuple[float, float, str]] = []
-    for start, end, kind in sorted(windows):
-        if merged and start <= merged[-1][1] + gap:
-            m0, m1, kinds = merged[-1]
-            if kind not in kinds.split("+"):
-                kinds = f"{kinds}+{kind}"
-            merged[-1] = (m0, max(m1, end), kinds)
-        else:
-            merged.append((start, end, kind))
-    return merged
-
-
 class Soak:
     """One soak run over a fleet on the simulated clock."""
 
@@ -168,6 +137,7 @@ class Soak:
         self.down_since: dict[str, float] = {}  # proxy source -> stopped at
         self.oor_since: dict[str, float] = {}  # address -> out of range since
         self.hold_since: dict[str, float] = {}  # address -> held by the phone app since
+        self.hang_since: dict[str, float] = {}  # address -> GATT operations hung since
 
     # --- schedule -------------------------------------------------------------------
 
@@ -210,9 +180,13 @@ class Soak:
             busy[address].append((t0, t1))
             return True
 
+        for address in addresses:
+            for t in self._poisson_times(p.floods_per_device_hour, start, end):
+                events.append(_Event(t, "flood", address))
         for kind, rate, length in (
             ("oor", p.out_of_range_per_device_hour, lambda: 60 * rng.uniform(*p.out_of_range_minutes)),
             ("hold", p.phone_holds_per_device_hour, lambda: 60 * p.phone_hold_minutes),
+            ("hang", p.hangs_per_device_hour, lambda: 60 * rng.uniform(*p.hang_minutes)),
         ):
             placed = 0
             for address in addresses:
@@ -318,6 +292,27 @@ class Soak:
         elif action == "hold_end":
             device.faults.held_by_phone = False
             self._fault(target, "phone_hold", self.hold_since.pop(target), now)
+        elif action == "hang_start":
+            self.fault_counts["hung_gatt"] += 1
+            self._hang(device, True)
+            self.hang_since[target] = now
+        elif action == "hang_end":
+            self._hang(device, False)
+            self._fault(target, "hung_gatt", self.hang_since.pop(target), now)
+        elif action == "flood":
+            client = self.fleet.proxy_of[target].links.get(target)
+            junk = [bytes([self.rng.randrange(256)]) * 20] * self.profile.flood_notifications
+            if client is not None and client.push(junk):
+                self.fault_counts["garbage_flood"] += 1
+                self._fault(target, "garbage_flood", now)
+
+    @staticmethod
+    def _hang(device: SimDevice, on: bool) -> None:
+        """Hang the GATT operation the device's polls use: writes, or reads without notify."""
+        if device.notify_uuid is not None:
+            device.faults.hang_write = on
+        else:
+            device.faults.hang_read = on
 
     # --- run ------------------------------------------------------------------------
 
@@ -329,7 +324,7 @@ class Soak:
         # so that a run is reproducible.
         random.seed(p.seed)
         wall0 = freezegun_api.real_perf_counter()
-        watch = _LogWatch()
+        watch = LogWatch()
         watch.now = clock.now
         STORAGE_WRITES.clear()
         recorder = PollRecorder(clock)
@@ -379,160 +374,22 @@ class Soak:
                 finally:
                     logging.getLogger().removeHandler(watch)
                 stats_end = clock.now()
+                cache = hass.data[DATA_MANAGER].totals()
                 await fleet.unload(clock)
         finally:
             if p.trace_memory:
                 tracemalloc.stop()
         wall = freezegun_api.real_perf_counter() - wall0
-        run = _RunData(fleet, recorder, start, stats_end, samples, peak_links, watch)
-        self._check(result, run)
+        run = RunData(fleet, recorder, start, stats_end, samples, peak_links, watch)
+        check(self, result, run)
+        result.figures["junk notifications dropped / retries / in-poll reconnects"] = (
+            " / ".join(str(cache.get(k, 0)) for k in ("dropped_notifications", "retries", "reconnects")))
         result.figures["wall_clock_seconds"] = round(wall, 1)
         result.figures["simulated_hours"] = p.hours
         return result
 
     def _sample(self, fleet: Fleet) -> dict[str, int]:
         return sample(self.hass, fleet.devices, memory=self.profile.trace_memory)
-
-    # --- checks ---------------------------------------------------------------------
-
-    def _check(self, result: SoakResult, run: _RunData) -> None:
-        p, figures, violations = self.profile, result.figures, result.violations
-        fleet, recorder, start, end = run.fleet, run.recorder, run.start, run.end
-        samples, peak_links, watch = run.samples, run.peak_links, run.watch
-        figures["devices / proxies x slots"] = f"{p.devices} / {p.proxies} x {p.slots}"
-        figures["faults injected"] = dict(self.fault_counts)
-        # Leaks and slots.
-        for proxy in fleet.proxies:
-            if proxy.leaked or proxy.links:
-                violations.append(
-                    f"{proxy.name}: opened {proxy.opened}, closed {proxy.closed}, "
-                    f"links left {list(proxy.links)}"
-                )
-            if proxy.slot_violations or proxy.peak > proxy.slots:
-                violations.append(f"{proxy.name}: peak {proxy.peak} links > {proxy.slots} slots")
-        figures["clients opened / closed"] = (
-            f"{sum(px.opened for px in fleet.proxies)} / {sum(px.closed for px in fleet.proxies)}"
-        )
-        figures["peak links per proxy (slots)"] = (
-            f"{max(*peak_links.values(), *(px.peak for px in fleet.proxies))} ({p.slots})"
-        )
-        # Polls, failures, recovery.
-        window = recorder.between(start, end)
-        polls = sum(len(r) for r in window.values())
-        failed = [r for recs in window.values() for r in recs if not r.ok]
-        figures["polls / failed"] = f"{polls} / {len(failed)}"
-        figures["failures by kind"] = dict(Counter(r.kind for r in failed))
-        recoveries: list[float] = []
-        by_kind: dict[str, list[float]] = {}
-        worst_by_kind: dict[str, float] = {}
-        worst_after_attempt = 0.0
-        late_strict = 0
-        unexplained = 0
-        for device in fleet.devices:
-            address = device.address
-            recs = recorder.records.get(address, [])
-            ends_ok = [r.end for r in recs if r.ok]
-            merged = _windows_merge(
-                self.windows.get(address, []), p.interval + RECOVERY_SLACK
-            )
-            for w0, w1, kinds in merged:
-                i = bisect.bisect_left(ends_ok, w1)
-                if i == len(ends_ok):
-                    violations.append(f"{address}: no data after the fault window ({kinds}) "
-                                      f"ending {w1 - start:.0f} s into the run")
-                    continue
-                recovery = ends_ok[i] - w1
-                # The poll in flight when the fault cleared (if any) ends at `settled`.
-                settled = max([w1, *(r.end for r in recs if r.start < w1 < r.end)])
-                after_attempt = ends_ok[i] - settled
-                recoveries.append(recovery)
-                by_kind.setdefault(kinds, []).append(recovery)
-                worst_by_kind[kinds] = max(worst_by_kind.get(kinds, 0.0), recovery)
-                worst_after_attempt = max(worst_after_attempt, after_attempt)
-                late = recovery > p.interval + RECOVERY_SLACK
-                late_strict += late
-                if (p.strict_recovery and late) or after_attempt > p.interval + RECOVERY_SLACK:
-                    around = [
-                        f"{r.start - w1:+.1f}..{r.end - w1:+.1f} {'ok' if r.ok else r.kind}"
-                        for r in recs if w0 - p.interval <= r.start <= ends_ok[i]
-                    ]
-                    violations.append(
-                        f"{address}: recovered {recovery:.1f} s after its fault ({kinds}, "
-                        f"{w1 - w0:.0f} s) cleared (limit {p.interval + RECOVERY_SLACK:.0f} s); "
-                        f"polls relative to the clearing: {'; '.join(around)}"
-                    )
-            for rec in window.get(address, []):
-                if rec.ok:
-                    continue
-                if not any(w0 - p.interval - RECOVERY_SLACK <= rec.end
-                           and rec.start <= w1 + RECOVERY_SLACK for w0, w1, _k in merged):
-                    unexplained += 1
-                    violations.append(
-                        f"{address}: poll failed ({rec.kind}) at {rec.start - start:.0f} s "
-                        "with no fault injected"
-                    )
-        figures["fault windows checked"] = len(recoveries)
-        figures["worst recovery after a fault cleared (s)"] = round(max(recoveries, default=0), 1)
-        figures["worst recovery by fault kind (s)"] = {
-            k: round(v, 1) for k, v in sorted(worst_by_kind.items())
-        }
-        figures["recovery median by fault kind (s)"] = {
-            k: round(statistics.median(v), 1) for k, v in sorted(by_kind.items())
-        }
-        figures["recovery limit (s)"] = p.interval + RECOVERY_SLACK
-        figures["recoveries later than the limit after the fault cleared"] = late_strict
-        figures["worst recovery after the poll in flight at clearing ended (s)"] = round(
-            worst_after_attempt, 1
-        )
-        figures["recovery timed from"] = (
-            "fault cleared" if p.strict_recovery else "end of the poll in flight at clearing"
-        )
-        figures["unexplained failed polls"] = unexplained
-        # Growth.
-        first, last = samples[0], samples[-1]
-        for key in ("tasks", "timers", "hass_tasks"):
-            series = [s[key] for s in samples]
-            figures[f"{key} (first/min/max/last sample)"] = (
-                f"{first[key]}/{min(series)}/{max(series)}/{last[key]}"
-            )
-            if max(series) > first[key] + p.devices:
-                violations.append(f"{key} grew from {first[key]} to {max(series)}")
-        figures["storage writes (registry saves) after the first sample"] = sum(
-            s["storage_writes"] for s in samples[1:]
-        )
-        figures["storage writes by store"] = dict(STORAGE_WRITES.most_common(6))
-        if self.profile.trace_memory:
-            # Caches fill during the first hours; what must not happen is growth that goes
-            # on: compare the sample at half-time with the mean of the last three.
-            mid = samples[len(samples) // 2]["bytes"]
-            tail = sum(s["bytes"] for s in samples[-3:]) / len(samples[-3:])
-            growth = tail - mid
-            figures["traced memory first/last sample (KiB)"] = (
-                f"{first['bytes'] / 1024:.0f}/{last['bytes'] / 1024:.0f}"
-            )
-            figures["memory growth over the second half (KiB)"] = round(growth / 1024, 1)
-            figures["traced memory at each sample (KiB)"] = " ".join(
-                f"{s['bytes'] / 1024:.0f}" for s in samples
-            )
-            if growth > MEMORY_TOLERANCE:
-                violations.append(
-                    f"traced memory grew by {growth / 1024:.0f} KiB over the second half"
-                )
-        # Logs.
-        faults = sum(self.fault_counts.values())
-        warnings = len(watch.warning_times)
-        figures["log records by level"] = dict(watch.by_level)
-        figures["WARNING+ records per fault"] = round(warnings / max(1, faults), 2)
-        half = start + (end - start) / 2
-        figures["WARNING+ records first / second half"] = (
-            f"{sum(t < half for t in watch.warning_times)} / "
-            f"{sum(t >= half for t in watch.warning_times)}"
-        )
-        if warnings > LOGS_PER_FAULT * faults + 5 * p.devices:
-            violations.append(f"{warnings} WARNING+ log records for {faults} faults")
-        figures["ERROR+ messages"] = dict(watch.error_messages.most_common(8))
-        figures["tracebacks at ERROR+"] = len(watch.tracebacks)
-        violations.extend(f"traceback logged: {tb}" for tb in watch.tracebacks[:10])
 
 
 async def run_soak(hass: HomeAssistant, clock: SimClock, profile: SoakProfile) -> SoakResult:

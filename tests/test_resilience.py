@@ -5,15 +5,19 @@ Real HA bluetooth stack, real bleak-retry-connector, blesim devices with one-sho
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import pytest
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
-from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy
+from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import MALFORMED
+from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE, CONF_UPDATE_INTERVAL
 
-from .conftest import setup_entry
+from .conftest import advance, make_entry, run_until_done, setup_entry
 from .test_connection_cache import VOLTAGE, assert_no_leak
 
 
@@ -113,5 +117,32 @@ async def test_one_link_drop_reconnects_within_the_poll(
     stats = get_manager(hass).device_stats(device.address)
     assert (proxy.opened, proxy.dropped, stats.reconnects) == (2, 1, 1)
     assert stats.failures == {}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+async def test_polls_are_scheduled_from_their_start(
+    hass: HomeAssistant, make_proxy: Any, freezer: Any
+) -> None:
+    """An update interval of 10 s means a read every 10 s, also when every poll connects."""
+    proxy = make_proxy(slots=3, latency=Latency(connect=1.5, round_trip=0.06))
+    device = proxy.add(JbdDevice("A5:C2:37:10:00:01"))
+    asked: list[float] = []
+    answer = device.on_write
+
+    def on_write(char_uuid: str, data: bytes) -> list[bytes]:
+        if data[2] == 0x03:  # the first request of a poll
+            asked.append(hass.loop.time())
+        return answer(char_uuid, data)
+
+    device.on_write = on_write  # type: ignore[method-assign]
+    entry = make_entry(device, {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0})
+    entry.add_to_hass(hass)
+    await run_until_done(hass, freezer, hass.config_entries.async_setup(entry.entry_id))
+    await advance(hass, freezer, 100, step=0.1)
+    gaps = [b - a for a, b in itertools.pairwise(asked[1:])]
+    assert len(gaps) >= 8
+    assert all(9.9 <= gap <= 10.1 for gap in gaps), gaps
+    assert entry.runtime_data.last_update_success
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(proxy)

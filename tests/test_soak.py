@@ -26,6 +26,8 @@ SHORT = SoakProfile(
     out_of_range_minutes=(2.0, 6.0),
     proxy_restarts_per_proxy_hour=1.0,
     phone_holds_per_device_hour=0.25,
+    hangs_per_device_hour=0.25,
+    floods_per_device_hour=1.0,
     samples=8,
     # Timed from the end of the poll in flight when a fault clears: a poll that is waiting
     # for a slot on a proxy that restarts keeps waiting until SLOT_WAIT_TIMEOUT (it is not
@@ -44,6 +46,7 @@ async def test_short_soak(hass: HomeAssistant, enable_bluetooth: None, freezer: 
     finally:
         clock.close()
     faults = result.figures["faults injected"]
-    assert set(faults) >= {"link_drop", "out_of_range", "proxy_restart", "phone_hold"}, faults
+    assert set(faults) >= {"link_drop", "out_of_range", "proxy_restart", "phone_hold",
+                           "hung_gatt", "garbage_flood"}, faults
     assert result.figures["fault windows checked"] > 0
     assert result.violations == [], "\n".join(result.violations)

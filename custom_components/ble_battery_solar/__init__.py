@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from homeassistant.components import bluetooth
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
@@ -81,9 +81,15 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
         # a connect in flight (it may hang for a minute) is cancelled, not waited for
         await entry.runtime_data.manager.abort(entry.runtime_data.address)
         others = [
-            e for e in hass.config_entries.async_loaded_entries(DOMAIN)
+            e for e in hass.config_entries.async_entries(DOMAIN)
             if e.entry_id != entry.entry_id
+            and e.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
         ]
-        if not others and (monitor := hass.data.pop(DATA_DBUS_MONITOR, None)):
-            await monitor.async_stop()
+        if not others:
+            # The last device is gone: no callbacks of ours stay registered with HA's
+            # bluetooth manager or bus (a device added later creates a new manager).
+            if (manager := hass.data.pop(DATA_MANAGER, None)) is not None:
+                await manager.async_shutdown()
+            if (monitor := hass.data.pop(DATA_DBUS_MONITOR, None)) is not None:
+                await monitor.async_stop()
     return unloaded

@@ -9,7 +9,9 @@ across the few connection slots of adapters and Bluetooth proxies (slots.py).
 Contract:
 - `async with manager.session(address, driver, keep_alive=..., interval=...) as link`
   gives a connected Link, reusing the cached client while it is alive; `poll()`
-  runs one poll through it and turns every failure into LinkError (kind = why).
+  (polling.py) runs one poll through it, recovers from one-off faults within the
+  poll and turns every failure into LinkError (kind = why); `abort()` cancels a
+  connect in flight (unload).
 - One operation per device at a time (per-address lock); no lock ever spans
   several devices, so a slow connect to one device never delays another.
 - Idle window per device (`keep_alive` seconds after a poll; 0 = connect per
@@ -39,7 +41,6 @@ from typing import Any
 
 import bleak
 from bleak import BleakClient
-from bleak.exc import BleakError
 from bleak_retry_connector import (
     BleakNotFoundError,
     BleakOutOfConnectionSlotsError,
@@ -49,19 +50,19 @@ from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 
-from .dbus_monitor import release_client_bus
+from . import dbus_monitor
 from .link import (
     CONNECT_FAILED,
     LINK_LOST,
     MALFORMED,
     NO_SLOT,
     NOT_FOUND,
-    POLL_RETRIES,
     TIMEOUT,
     Link,
     LinkError,
 )
-from .protocol import Driver, FrameError, Sample
+from .polling import PollRecovery
+from .protocol import Driver
 from .slots import SlotPolicy
 from .stats import DeviceStats
 
@@ -81,20 +82,13 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 
-def _tried(message: str, link: Link) -> str:
-    """The error message, saying how often the answer was asked for when more than once."""
-    return f"{message} (asked {link.attempts} times)" if link.attempts > 1 else message
-
 DISCONNECT_TIMEOUT = 5.0
 CONNECT_ATTEMPTS = 3
-MAX_KEPT_FRAMES = 16
 
 
-class ConnectionManager(SlotPolicy):
+class ConnectionManager(PollRecovery, SlotPolicy):
     """The cache of live links, one per device address, shared by all config entries."""
 
-    POLL_RETRIES = POLL_RETRIES  # same-link retries of a bad answer within a poll
-    POLL_RECONNECTS = 1  # reconnects within a poll after the link was lost mid-poll
 
     def __init__(self, hass: HomeAssistant) -> None:
         self.hass = hass
@@ -136,6 +130,8 @@ class ConnectionManager(SlotPolicy):
             total.update(
                 connects=stats.connects, reuses=stats.reuses,
                 disconnects=stats.disconnects, evictions=stats.evictions,
+                retries=stats.retries, reconnects=stats.reconnects,
+                dropped_notifications=stats.dropped_notifications,
             )
             failures.update(stats.failures)
         return {
@@ -202,72 +198,6 @@ class ConnectionManager(SlotPolicy):
                 if victim is not None:
                     self._spawn_close(victim.address, "freeing a slot on a contended source")
 
-    async def poll(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
-    ) -> Sample:
-        """Connect or reuse, run one poll, and translate every failure into LinkError.
-
-        The poll's time budget is its interval (from its start). Within it a bad
-        answer is asked for again on the same link (Link.poll), and a link that the
-        device or proxy dropped mid-poll is reconnected once: a one-off glitch never
-        fails the poll; a fault that persists does.
-        """
-        stats = self.device_stats(address)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + interval if interval else None
-        reconnects = 0
-        while True:
-            try:
-                sample = await self._poll_once(
-                    address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline
-                )
-            except LinkError as err:
-                if (
-                    err.link_was_lost
-                    # a glitch of a healthy device; one that keeps failing waits its turn
-                    and stats.failure_streak == 0
-                    and reconnects < self.POLL_RECONNECTS
-                    and not self._stopping
-                    and (deadline is None or deadline - loop.time() >= driver.response_timeout)
-                ):
-                    reconnects += 1
-                    stats.reconnects += 1
-                    _LOGGER.debug("%s: link lost mid-poll, reconnecting: %s", address, err)
-                    continue
-                stats.failures[err.kind] += 1
-                stats.failure_streak += 1
-                stats.last_error = f"{err.kind}: {err}"
-                raise
-            stats.failure_streak = 0
-            return sample
-
-    async def _poll_once(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None,
-        deadline: float | None,
-    ) -> Sample:
-        stats = self.device_stats(address)
-        async with self.session(address, driver, keep_alive=keep_alive, interval=interval) as link:
-            try:
-                sample = await link.poll(retries=self.POLL_RETRIES, deadline=deadline)
-                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                return sample
-            except FrameError as err:
-                stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]
-                raise LinkError(_tried(str(err), link), kind=MALFORMED) from err
-            except LinkError as err:
-                if link.attempts > 1:
-                    err.args = (_tried(str(err), link),)
-                err.link_was_lost = not link.connected
-                raise
-            except (BleakError, EOFError, BrokenPipeError) as err:
-                lost = LinkError(
-                    f"link lost during poll: {str(err) or type(err).__name__}", kind=LINK_LOST
-                )
-                lost.link_was_lost = not link.connected
-                raise lost from err
-            except TimeoutError as err:
-                raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
-
     async def abort(self, address: str) -> None:
         """Cancel a connect to the device in flight at once, then close its link (unload).
 
@@ -287,7 +217,8 @@ class ConnectionManager(SlotPolicy):
             await self._drop(address, "released")
 
     async def async_shutdown(self) -> None:
-        """Close every link and wait for every pending disconnect (HA stop)."""
+        """Close every link, wait for every pending disconnect and unregister every callback
+        (HA stop, or the last configured device unloaded)."""
         self._stopping = True
         self._stop_slots()
         if self._unsub_stop is not None:
@@ -418,14 +349,14 @@ class ConnectionManager(SlotPolicy):
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await client.disconnect()
         except asyncio.CancelledError:
-            release_client_bus(client)
+            dbus_monitor.release_bus_if_needed(client)
             raise
         except Exception as err:
             self.failed_disconnects += 1
-            _LOGGER.warning("%s: disconnect failed: %s", address, err or type(err).__name__)
-            # bleak's BlueZ backend raises out of disconnect() before closing its
+            _LOGGER.warning("%s: disconnect failed: %s", address, str(err) or type(err).__name__)
+            # bleak 3.0's BlueZ backend raises out of disconnect() before closing its
             # D-Bus connection: close it here, or it leaks one of the 256.
-            release_client_bus(client)
+            dbus_monitor.release_bus_if_needed(client)
 
     async def _async_on_stop(self, _event: Event) -> None:
         self._unsub_stop = None

@@ -47,6 +47,7 @@ _LOGGER = logging.getLogger(__name__)
 
 _HEX_RUN = re.compile(r"request [0-9a-fA-F]{8,}")
 RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
+MIN_GAP = 1.0  # seconds between the end of a poll and the start of the next, at least
 RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
 
 
@@ -91,6 +92,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._energy_listeners: list[CALLBACK_TYPE] = []
         self._energy_added = False  # the latest poll added to the energy totals
         self._data_before: Sample | None = None
+        self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
@@ -221,7 +223,31 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         info = bluetooth.async_last_service_info(self.hass, self.address, connectable=False)
         return info.rssi if info is not None else None
 
+    @callback
+    def _schedule_refresh(self) -> None:
+        """Schedule the next poll one update interval after the start of the last one.
+
+        HA counts the interval from the end of a poll, so a 10 s interval with a 1.5 s
+        connect would read every 11.5 s or so. Time the poll spent waiting for a free
+        slot does move the schedule: devices that share too few slots then spread out
+        instead of queueing for the same slots at the same moment every interval. A
+        poll that failed with a `retry_after` keeps HA's timing; the next poll starts at
+        least MIN_GAP seconds after this one ended.
+        """
+        started, self._poll_started = self._poll_started, None
+        if started is not None:
+            started += self.manager.device_stats(self.address).poll_wait
+        interval = self._update_interval_seconds
+        if started is not None and interval is not None and self._retry_after is None:
+            now = self.hass.loop.time()
+            # HA schedules at int(now) + its per-coordinator sub-second offset + the delay
+            base = int(now) + self._microsecond
+            self._retry_after = max(started + interval - base, now + MIN_GAP - base, 0.0)
+        super()._schedule_refresh()
+
     async def _async_update_data(self) -> Sample:
+        self._poll_started = self.hass.loop.time()
+        self.manager.device_stats(self.address).poll_wait = 0.0
         self._data_before = self.data if self.last_update_success else None
         self._energy_added = False
         if self.released_until is not None:

@@ -12,12 +12,15 @@ threshold.
 `release_client_bus()` is the last-resort cleanup for a bleak client whose
 `disconnect()` failed: bleak 3.0.2's BlueZ backend raises out of
 `disconnect()` (a failed Disconnect call, or a timeout waiting for
-Connected=False) before it closes its bus.
+Connected=False) before it closes its bus. bleak 3.1.0 releases the bus in
+`disconnect()` itself, so `release_bus_if_needed()` only touches bleak's
+private attributes for older versions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import logging
 import os
 import socket
@@ -31,6 +34,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
+from packaging.version import InvalidVersion, Version
 
 from .const import DOMAIN
 
@@ -40,6 +44,20 @@ ISSUE_ID: Final = "dbus_connection_leak"
 DEFAULT_THRESHOLD: Final = 64
 DEFAULT_INTERVAL: Final = timedelta(minutes=1)
 DEFAULT_SYSTEM_BUS_ADDRESS: Final = "unix:path=/run/dbus/system_bus_socket"
+BLEAK_RELEASES_BUS_FROM: Final = Version("3.1.0")
+
+
+def bleak_needs_bus_release(version: str | None = None) -> bool:
+    """Whether this bleak (default: the installed one) may keep a client's D-Bus bus open
+    after `disconnect()` raised: versions before 3.1.0 do."""
+    try:
+        installed = Version(version or importlib.metadata.version("bleak"))
+    except (InvalidVersion, importlib.metadata.PackageNotFoundError):
+        return True  # unknown: the release is harmless where bleak already closed the bus
+    return installed < BLEAK_RELEASES_BUS_FROM
+
+
+NEEDS_BUS_RELEASE: bool = bleak_needs_bus_release()
 
 
 def system_bus_socket_addresses(address: str | None = None) -> list[str]:
@@ -131,6 +149,13 @@ def release_client_bus(client: Any) -> bool:
         backend._bus = None  # a later disconnect() is then a no-op
         backend._is_connected = False
     return True
+
+
+def release_bus_if_needed(client: Any) -> bool:
+    """`release_client_bus(client)` with a bleak that needs it (before 3.1.0); else nothing."""
+    if not NEEDS_BUS_RELEASE:
+        return False
+    return release_client_bus(client)
 
 
 class DBusConnectionMonitor:

@@ -196,6 +196,13 @@ class SlotPolicy:
         Raises NOT_FOUND when every source that reached the device went away meanwhile.
         """
         stats = self.device_stats(address)
+        began = self.hass.loop.time()
+        try:
+            await self._wait_for_room(address, sources, stats)
+        finally:
+            stats.poll_wait += self.hass.loop.time() - began
+
+    async def _wait_for_room(self, address: str, sources: list[str], stats: DeviceStats) -> None:
         deadline = time.monotonic() + SLOT_WAIT_TIMEOUT
         waited = False
         while not self._has_free_slot(sources):

@@ -19,6 +19,7 @@ class DeviceStats:
     retries: int = 0  # same-link retries of a malformed, missing or incomplete response
     reconnects: int = 0  # links lost mid-poll and reconnected within the same poll
     failure_streak: int = 0  # polls failed in a row (0 after a success)
+    poll_wait: float = 0.0  # s the latest poll waited for a free slot (evictions included)
     dropped_notifications: int = 0  # notifications no request could use (or over the cap)
     dropped_bytes: int = 0
     failures: Counter[str] = field(default_factory=Counter)
@@ -44,6 +45,7 @@ class DeviceStats:
             "retries": self.retries,
             "reconnects": self.reconnects,
             "failure_streak": self.failure_streak,
+            "last_poll_slot_wait_seconds": round(self.poll_wait, 3),
             "dropped_notifications": self.dropped_notifications,
             "dropped_bytes": self.dropped_bytes,
             "failures": dict(self.failures),
