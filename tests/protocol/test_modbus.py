@@ -16,6 +16,7 @@ from custom_components.ble_battery_solar.protocol.modbus import (
     is_exception,
     payload,
     read_request,
+    split,
 )
 
 
@@ -114,3 +115,14 @@ def test_assign_in_poll_order() -> None:
 def test_assign_checks_crc() -> None:
     with pytest.raises(FrameError, match=r"fam: bad CRC"):
         assign("fam", [RESPONSE[:-1] + b"\x00"], [HOLDING])
+
+
+def test_strict_split_refuses_stray_bytes() -> None:
+    assert split("fam", RESPONSE + EXCEPTION + RESPONSE[:4], {0x01}, {0x03}) == (
+        [RESPONSE, EXCEPTION], RESPONSE[:4])
+    assert split("fam", RESPONSE[:2], {0x01}, {0x03}) == ([], RESPONSE[:2])
+    assert split("fam", RESPONSE, {0x01}, {0x03}) == ([RESPONSE], b"")
+    with pytest.raises(FrameError, match=r"fam: .*slave id 0x02"):
+        split("fam", b"\x02" + RESPONSE[1:], {0x01}, {0x03})
+    with pytest.raises(FrameError, match=r"fam: .*function code 0x06"):
+        split("fam", b"\x01\x06\x00\x00", {0x01}, {0x03})

@@ -67,6 +67,36 @@ def frame_length(buffer: bytes, pos: int, slaves: Collection[int],
     return HEADER_LENGTH + buffer[pos + 2] + CRC_LENGTH
 
 
+def split(family: str, buffer: bytes, slaves: Collection[int],
+          functions: Collection[int]) -> tuple[list[bytes], bytes]:
+    """Split a stream of Modbus responses into whole frames and an incomplete tail, strictly.
+
+    FrameError when a frame starts with a slave id or function code that this
+    family never answers with. Drivers use the resynchronising
+    `Driver.frames_in`; this strict form is kept for callers that must refuse
+    any stray byte.
+    """
+    frames: list[bytes] = []
+    pos = 0
+    while pos < len(buffer):
+        if buffer[pos] not in slaves:
+            raise FrameError(f"{family}: frame starts with unexpected slave id 0x{buffer[pos]:02X}")
+        if len(buffer) - pos < HEADER_LENGTH:
+            break
+        function = buffer[pos + 1]
+        if function & 0x7F not in functions:
+            raise FrameError(f"{family}: unexpected Modbus function code 0x{function:02X}")
+        if function & EXCEPTION_FLAG:
+            end = pos + EXCEPTION_LENGTH
+        else:
+            end = pos + HEADER_LENGTH + buffer[pos + 2] + CRC_LENGTH
+        if end > len(buffer):
+            break
+        frames.append(buffer[pos:end])
+        pos = end
+    return frames, buffer[pos:]
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """One read request of a poll and the shape of its response."""
