@@ -223,6 +223,19 @@ async def test_unload_cancels_a_hanging_connect_at_once(
     assert_no_leak(proxy)
 
 
+async def test_unload_cancels_a_poll_waiting_for_its_answer(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 30})
+    jbd.faults.no_answer = True  # the poll would wait and ask again for 15 s
+    await advance(hass, freezer, 31, step=0.5)
+    assert get_manager(hass)._locks[jbd.address].locked()  # the poll is waiting
+    started = hass.loop.time()
+    assert await run_until_done(hass, freezer, hass.config_entries.async_unload(entry.entry_id))
+    assert hass.loop.time() - started < 1.0
+    assert_no_leak(proxy)
+
+
 # --- 7. options that bypass the form ------------------------------------------------------------
 
 
