@@ -23,6 +23,9 @@ from custom_components.ble_battery_solar.const import (
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
 )
+from custom_components.ble_battery_solar.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.ble_battery_solar.link import MAX_BUFFERED_BYTES
 
 from .conftest import JBD_ADDRESS, advance, make_entry, run_until_done, setup_entry
@@ -172,8 +175,9 @@ async def test_garbage_flood_between_polls_is_dropped_and_counted(
     await entry.runtime_data.async_refresh()
     assert entry.runtime_data.last_update_success
     assert proxy.opened == 1
-    assert entry.runtime_data.manager.device_stats(jbd.address).as_dict()[
-        "dropped_notifications"] == 200_000
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["connection"]["dropped_notifications"] == 200_000
+    assert diagnostics["connection"]["dropped_bytes"] == 4_000_000
 
 
 async def test_garbage_flood_during_a_poll_is_capped(
