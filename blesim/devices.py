@@ -153,7 +153,7 @@ class SimDevice:
         if self.faults.no_answer:
             return []
         frames = self.replay.stream() if self.replay is not None else self.stream_frames()
-        return [self._damage(f) for f in frames]
+        return self._damage_once([self._damage(f) for f in frames])
 
     def _damage_once(self, frames: list[bytes]) -> list[bytes]:
         """Corrupt the first frame of this answer when `corrupt_next` asks for it."""

@@ -23,6 +23,9 @@ from custom_components.ble_battery_solar.const import (
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
 )
+from custom_components.ble_battery_solar.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.ble_battery_solar.link import MAX_BUFFERED_BYTES
 
 from .conftest import JBD_ADDRESS, advance, make_entry, run_until_done, setup_entry
@@ -179,8 +182,9 @@ async def test_garbage_flood_between_polls_is_dropped_and_counted(
     await entry.runtime_data.async_refresh()
     assert entry.runtime_data.last_update_success
     assert proxy.opened == 1
-    assert entry.runtime_data.manager.device_stats(jbd.address).as_dict()[
-        "dropped_notifications"] == 200_000
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["connection"]["dropped_notifications"] == 200_000
+    assert diagnostics["connection"]["dropped_bytes"] == 4_000_000
 
 
 async def test_garbage_flood_during_a_poll_is_capped(
@@ -227,6 +231,19 @@ async def test_unload_cancels_a_hanging_connect_at_once(
     assert hass.loop.time() - started < 1.0
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert proxy.connecting == 0
+    assert_no_leak(proxy)
+
+
+async def test_unload_cancels_a_poll_waiting_for_its_answer(
+    hass: HomeAssistant, jbd: SimDevice, proxy: VirtualProxy, freezer
+) -> None:
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 30})
+    jbd.faults.no_answer = True  # the poll would wait and ask again for 15 s
+    await advance(hass, freezer, 31, step=0.5)
+    assert get_manager(hass)._locks[jbd.address].locked()  # the poll is waiting
+    started = hass.loop.time()
+    assert await run_until_done(hass, freezer, hass.config_entries.async_unload(entry.entry_id))
+    assert hass.loop.time() - started < 1.0
     assert_no_leak(proxy)
 
 

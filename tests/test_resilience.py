@@ -12,7 +12,15 @@ import pytest
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
-from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
+from blesim import (
+    FAMILIES,
+    BatteryServiceDevice,
+    JbdDevice,
+    Latency,
+    SimDevice,
+    VirtualProxy,
+    make_device,
+)
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import MALFORMED
 from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE, CONF_UPDATE_INTERVAL
@@ -144,5 +152,32 @@ async def test_polls_are_scheduled_from_their_start(
     assert len(gaps) >= 8
     assert all(9.9 <= gap <= 10.1 for gap in gaps), gaps
     assert entry.runtime_data.last_update_success
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+async def test_every_family_recovers_from_one_glitch_within_the_poll(
+    hass: HomeAssistant, make_proxy: Any, freezer: Any, family: str
+) -> None:
+    """One corrupt answer, then one dropped link: each read still succeeds, no unavailable."""
+    proxy = make_proxy(slots=3)
+    device = proxy.add(make_device(family, "A5:C2:37:10:00:01"))
+    entry = make_entry(device, {CONF_UPDATE_INTERVAL: 30})
+    entry.add_to_hass(hass)
+    await run_until_done(hass, freezer, hass.config_entries.async_setup(entry.entry_id))
+    coordinator = entry.runtime_data
+    assert coordinator.last_update_success
+    stats = get_manager(hass).device_stats(device.address)
+    device.faults.corrupt_next = 1
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert coordinator.last_update_success, coordinator.last_exception
+    assert device.faults.corrupt_next == 0
+    assert proxy.opened == 1  # the link was kept
+    device.faults.drop_next = 1
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert coordinator.last_update_success, coordinator.last_exception
+    assert stats.failures == {}
+    assert proxy.opened <= 2
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(proxy)

@@ -96,7 +96,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
         self._locks: dict[str, asyncio.Lock] = {}
         self._idle_timers: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
-        # address -> the task running its operation (connect and poll), to abort on unload
+        # address -> the task running its connect and poll, to abort on unload
         self._operations: dict[str, asyncio.Task[Any]] = {}
         self.stats: dict[str, DeviceStats] = {}
         self.peak_open = 0
@@ -162,27 +162,28 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             if link is not None and (not link.connected or link.driver is not driver):
                 await self._drop(address, "stale link")
                 link = None
-            if link is None:
-                if (task := asyncio.current_task()) is not None:
-                    self._operations[address] = task
-                try:
-                    link = await self._connect(address, driver)
-                finally:
-                    self._operations.pop(address, None)
-            else:
-                stats.reuses += 1
-            link.in_use = True
-            link.interval = interval
+            # The connect and the operation can be aborted (unload); closing cannot.
+            if (task := asyncio.current_task()) is not None:
+                self._operations[address] = task
             try:
-                yield link
-            except BaseException as err:
-                kind = err.kind if isinstance(err, LinkError) else type(err).__name__
-                await self._drop(address, f"error during operation: {kind}")
-                raise
+                if link is None:
+                    link = await self._connect(address, driver)
+                else:
+                    stats.reuses += 1
+                link.in_use = True
+                link.interval = interval
+                try:
+                    yield link
+                except BaseException as err:
+                    kind = err.kind if isinstance(err, LinkError) else type(err).__name__
+                    await self._drop(address, f"error during operation: {kind}")
+                    raise
+                finally:
+                    link.in_use = False
+                    link.last_use = time.monotonic()
+                    self._slot_freed.set()
             finally:
-                link.in_use = False
-                link.last_use = time.monotonic()
-                self._slot_freed.set()
+                self._operations.pop(address, None)
             if keep_alive <= 0 or self._stopping:
                 await self._drop(address, "released after poll")
             elif self._links.get(address) is link:
@@ -199,13 +200,13 @@ class ConnectionManager(PollRecovery, SlotPolicy):
                     self._spawn_close(victim.address, "freeing a slot on a contended source")
 
     async def abort(self, address: str) -> None:
-        """Cancel a connect to the device in flight at once, then close its link (unload).
+        """Cancel the device's connect or poll in flight at once, then close its link (unload).
 
-        The cancelled connect still awaits the disconnect of any client it created.
+        The cancelled operation still awaits the disconnect of any client it created.
         """
         task = self._operations.get(address)
         if task is not None and task is not asyncio.current_task() and not task.done():
-            _LOGGER.debug("%s: cancelling the connect in flight", address)
+            _LOGGER.debug("%s: cancelling the operation in flight", address)
             task.cancel(f"{address}: unloading")
         await self.release(address)
 
