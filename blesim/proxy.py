@@ -29,6 +29,9 @@ from .devices import SimDevice
 
 _proxy_ids = itertools.count(1)
 GATT_TIMEOUT = 30.0  # seconds an ESPHome proxy waits for a GATT read
+# How often a proxy notices that a connected device went out of range: a link
+# without radio contact ends at its supervision timeout (a few seconds in BLE).
+SUPERVISION_CHECK = 1.0
 
 
 @dataclass
@@ -121,6 +124,7 @@ class VirtualProxy:
         self.scanner: VirtualScanner | None = None
         self._unregister: Callable[[], None] | None = None
         self._adv_timer: asyncio.TimerHandle | None = None
+        self._supervision_timer: asyncio.TimerHandle | None = None
         self._restart_timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
@@ -153,6 +157,7 @@ class VirtualProxy:
         self.online = True
         self.report_allocations()
         self.advertise()
+        self._supervise()
 
     def stop(self) -> None:
         """Go offline: drop every link (owners must still disconnect) and unregister."""
@@ -162,6 +167,9 @@ class VirtualProxy:
         if self._adv_timer is not None:
             self._adv_timer.cancel()
             self._adv_timer = None
+        if self._supervision_timer is not None:
+            self._supervision_timer.cancel()
+            self._supervision_timer = None
         self.online = False
         for client in list(self.links.values()):
             client.peripheral_dropped()
@@ -196,6 +204,24 @@ class VirtualProxy:
         self.devices.pop(device.address, None)
         if (client := self.links.get(device.address)) is not None:
             client.peripheral_dropped()
+
+    def drop_unreachable(self) -> int:
+        """End the links of devices that are out of range (their owners must still
+        disconnect); returns how many ended."""
+        gone = [
+            client for address, client in list(self.links.items())
+            if (device := self.devices.get(address)) is None or device.faults.out_of_range
+        ]
+        for client in gone:
+            client.peripheral_dropped()
+        return len(gone)
+
+    def _supervise(self) -> None:
+        self._supervision_timer = None
+        self.drop_unreachable()
+        if self.online:
+            period = self.latency.scaled(SUPERVISION_CHECK) or SUPERVISION_CHECK
+            self._supervision_timer = self.hass.loop.call_later(period, self._supervise)
 
     def set_rssi(self, device: SimDevice, rssi: int) -> None:
         """Change the signal strength this proxy hears a device with, and advertise it."""
@@ -399,6 +425,9 @@ class VirtualClient(BaseBleakClient):
     def _require(self) -> SimDevice:
         if not self._connected or self._device is None:
             raise BleakError("Not connected")
+        if self._device.faults.out_of_range:
+            self.peripheral_dropped()
+            raise BleakError("Disconnected: the device went out of range")
         return self._device
 
     async def _round_trip(self) -> None:
@@ -460,7 +489,7 @@ class VirtualClient(BaseBleakClient):
             for index, chunk in enumerate(chunks):
                 if not self._connected:
                     return
-                if index == drop_at:
+                if index == drop_at or device.faults.out_of_range:
                     self.peripheral_dropped()
                     return
                 if (cb := self._callbacks.get(device.notify_uuid or "")) is not None:

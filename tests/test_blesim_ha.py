@@ -36,8 +36,14 @@ async def test_dev_config_has_every_family_on_two_proxies(hass: HomeAssistant) -
     assert [p.slots for p in proxies] == [3, 3]
     families = {d.family for p in proxies for d in p.devices.values()}
     assert families == set(FAMILIES)
+    configured = yaml.safe_load(CONFIG.read_text())["devices"]
     for proxy in proxies:  # every device is heard by both, at different strengths
-        assert len(proxy.devices) == len(FAMILIES)
+        assert len(proxy.devices) == len(configured)
+    # large packs for the device page: 16 and 32 cells, each decoded as such
+    cells = sorted(len(d.model.cell_voltages) for d in proxies[0].devices.values()
+                   if hasattr(d.model, "cell_voltages"))
+    assert 16 in cells
+    assert 32 in cells
 
 
 async def test_services_script_faults_and_proxies(

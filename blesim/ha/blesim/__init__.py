@@ -133,6 +133,9 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
             device.fault_for(seconds, loop=hass.loop, **{name: value})
         else:
             setattr(device.faults, name, value)
+        # a device out of range cannot keep a link: its proxies notice at once
+        for proxy in proxies:
+            proxy.drop_unreachable()
         _LOGGER.warning("blesim: %s fault %s = %s%s", device.address, name, value,
                         f" for {seconds:.0f} s" if seconds else "")
 
