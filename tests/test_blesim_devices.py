@@ -27,6 +27,8 @@ from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as li
 ADDRESS = "AA:BB:CC:00:00:01"
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
 NO_CELL_DATA = frozenset({"lipower"})
+# protocols that report only the highest and lowest cell (Pylontech RT): the spread, no cell list
+CELL_SPREAD_ONLY = frozenset({"pylontech"})
 VECTORS = list(load_vectors().values())
 
 
@@ -73,6 +75,10 @@ def test_encoder_output_decodes_to_the_model(family: str) -> None:
     assert sample["current"] == pytest.approx(battery.current, abs=0.1)
     if family in NO_CELL_DATA:
         assert "cell_voltages" not in sample
+        return
+    if family in CELL_SPREAD_ONLY:
+        assert "cell_voltages" not in sample
+        assert sample["delta_voltage"] == pytest.approx(battery.delta, abs=0.001)
         return
     cell_step = 0.1 if family == "renogy_battery" else 0.001
     assert sample["cell_voltages"] == pytest.approx(battery.cell_voltages, abs=cell_step)
