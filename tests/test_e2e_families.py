@@ -49,7 +49,8 @@ from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
 NO_CELL_DATA = frozenset({"lipower"})
 # what a simulated solar device reports beyond PV and yield (some have no load output)
-SOLAR_EXTRA = {"renogy_controller": ("load_power",), "srne": ("load_power", "problem_code")}
+SOLAR_EXTRA = {"renogy_controller": ("load_power",), "srne": ("load_power", "problem_code"),
+               "epever": ("load_power", "problem_code", "energy_generated_total")}
 # A family recognised by its module vendor's address prefix names its own test address.
 ADDRESSES = {
     family: getattr(DEVICE_CLASSES[family], "default_address", None) or f"5E:51:00:00:00:{i + 1:02X}"
