@@ -68,7 +68,7 @@ def test_encoder_output_decodes_to_the_model(family: str) -> None:
     if family == "ble_battery_service":
         return
     assert sample["voltage"] == pytest.approx(battery.voltage, abs=0.06)
-    if family == "renogy_controller":
+    if isinstance(device.model, SolarModel):
         assert sample["charging_state"] in ("deactivated", "mppt", "boost", "floating")
         assert sample["pv_power"] == pytest.approx(device.model.pv_power, abs=1)
         return
@@ -90,9 +90,9 @@ def test_advertisement_is_claimed_by_its_driver_only(family: str) -> None:
     device = make_device(family, address)
     adv = Advertisement.from_any({**device.advertisement(), "address": address})
     claimed = [d.family for d in drivers_matching(adv)]
-    if family == "renogy_controller":  # BT-1/BT-2 modules look the same on both Renogy types
+    if family in get_driver("renogy_battery").alternatives:
+        # BT-1/BT-2 modules look the same on Renogy batteries and on Renogy and SRNE controllers
         assert claimed == ["renogy_battery"]
-        assert "renogy_controller" in get_driver("renogy_battery").alternatives
     else:
         assert claimed == [family]
 

@@ -42,11 +42,15 @@ from custom_components.ble_battery_solar.connection import (
     TIMEOUT,
 )
 from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_KEEP_ALIVE, DOMAIN
+from custom_components.ble_battery_solar.protocol import get_driver
 
 from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
 NO_CELL_DATA = frozenset({"lipower"})
+# what a simulated solar device reports beyond PV and yield (some have no load output)
+SOLAR_EXTRA = {"renogy_controller": ("load_power",), "srne": ("load_power", "problem_code"),
+               "epever": ("load_power", "problem_code", "energy_generated_total")}
 # A family recognised by its module vendor's address prefix names its own test address.
 ADDRESSES = {
     family: getattr(DEVICE_CLASSES[family], "default_address", None) or f"5E:51:00:00:00:{i + 1:02X}"
@@ -94,7 +98,7 @@ async def add_through_ui(hass: HomeAssistant, device: SimDevice) -> Any:
         assert [f["context"]["source"] for f in ours] == [SOURCE_BLUETOOTH]
         assert ours[0]["step_id"] == "bluetooth_confirm"
         result = await hass.config_entries.flow.async_configure(ours[0]["flow_id"], {})
-        if device.family.startswith("renogy"):
+        if device.family in ("renogy_battery", *get_driver("renogy_battery").alternatives):
             # A Renogy BT module looks the same on batteries and controllers: the flow
             # probed it and preselects what answered; the user confirms.
             assert result["step_id"] == "device_type"
@@ -115,7 +119,8 @@ async def test_family_discovered_added_and_shown(
 ) -> None:
     proxy = await make_any_proxy(slots=3)
     device = proxy.add(device_of(family))
-    if family == "renogy_controller":
+    solar = isinstance(device.model, SolarModel)
+    if solar:
         device.model.wall = lambda: 12.5 * 3600  # half past noon UTC: the sun shines
     entry = await add_through_ui(hass, device)
     assert entry.state is ConfigEntryState.LOADED
@@ -126,8 +131,8 @@ async def test_family_discovered_added_and_shown(
     if family != "ble_battery_service":
         assert float(states["voltage"]) == pytest.approx(battery.voltage, abs=0.06)
         assert float(states["current"]) != 0
-    if family == "renogy_controller":
-        for key in ("pv_voltage", "pv_power", "energy_generated_today", "load_power"):
+    if solar:
+        for key in ("pv_voltage", "pv_power", "energy_generated_today", *SOLAR_EXTRA.get(family, ())):
             assert states[key] not in (STATE_UNAVAILABLE, "unknown"), key
         assert float(states["pv_power"]) > 0.9 * device.model.peak_w
         assert states["charging_state"] in ("deactivated", "mppt", "boost", "floating")
