@@ -76,15 +76,11 @@ def test_encoder_output_decodes_to_the_model(family: str) -> None:
     if family in NO_CELL_DATA:
         assert "cell_voltages" not in sample
         return
-<<<<<<< HEAD
     if family in CELL_SPREAD_ONLY:
         assert "cell_voltages" not in sample
         assert sample["delta_voltage"] == pytest.approx(battery.delta, abs=0.001)
         return
-    cell_step = 0.1 if family == "renogy_battery" else 0.001
-=======
     cell_step = {"renogy_battery": 0.1, "lithionics": 0.01}.get(family, 0.001)
->>>>>>> fam-e
     assert sample["cell_voltages"] == pytest.approx(battery.cell_voltages, abs=cell_step)
 
 
