@@ -14,7 +14,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
-from blesim import BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy
+from blesim import FAMILIES, BatteryServiceDevice, JbdDevice, SimDevice, VirtualProxy, make_device
 from blesim.families.jk import JkDevice
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import TIMEOUT
@@ -27,6 +27,7 @@ from custom_components.ble_battery_solar.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.ble_battery_solar.link import MAX_BUFFERED_BYTES
+from custom_components.ble_battery_solar.protocol import get_driver
 
 from .conftest import JBD_ADDRESS, advance, make_entry, run_until_done, setup_entry
 from .test_connection_cache import VOLTAGE, assert_no_leak
@@ -277,4 +278,39 @@ async def test_tampered_options_are_clamped_at_load(
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+HUNG_OPERATIONS = [
+    (family, operation)
+    for family in sorted(FAMILIES)
+    for operation in ("subscribe or read", "write")
+    # streaming families are never written to
+    if operation != "write" or get_driver(family)().requests()
+]
+
+
+@pytest.mark.parametrize(("family", "operation"), HUNG_OPERATIONS)
+async def test_every_family_bounds_a_hung_gatt_operation(
+    hass: HomeAssistant, make_proxy: Any, freezer: Any, family: str, operation: str
+) -> None:
+    proxy = make_proxy(slots=3)
+    device = proxy.add(make_device(family, JBD_ADDRESS))
+    entry = make_entry(device, {CONF_UPDATE_INTERVAL: 30})
+    entry.add_to_hass(hass)
+    await run_until_done(hass, freezer, hass.config_entries.async_setup(entry.entry_id))
+    coordinator = entry.runtime_data
+    assert coordinator.last_update_success
+    driver = coordinator.driver
+    if operation == "write":
+        device.faults.hang_write = True
+    else:
+        await get_manager(hass).release(device.address)  # subscribe again on a new link
+        fault = "hang_subscribe" if driver.notify_uuid is not None else "hang_read"
+        setattr(device.faults, fault, True)
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, coordinator.async_refresh(), limit=60)
+    assert hass.loop.time() - started < 30
+    assert coordinator.last_exception.translation_key == TIMEOUT
+    assert not get_manager(hass).is_open(device.address)
     assert_no_leak(proxy)
