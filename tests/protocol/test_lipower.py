@@ -47,6 +47,9 @@ def test_requests_read_eight_registers_and_try_the_next_id_when_unanswered() -> 
     assert driver.requests()[0][0] == 0x0B
     driver.decode([ID0B])
     assert driver.requests()[0][0] == 0x0B
+    # once an id answered, an unanswered poll (a glitch, a dropped link) keeps it
+    assert driver.requests()[0][0] == 0x0B
+    assert driver.requests()[0][0] == 0x0B
 
 
 def test_a_damaged_answer_still_tells_the_id() -> None:

@@ -67,9 +67,12 @@ class LiPowerDriver(Driver):
         super().__init__(variant)
         self.device_index = 0
         self._asked = self._answered = False
+        self._known = False  # an id answered once: the device keeps it
 
     def requests(self) -> list[bytes]:
-        if self._asked and not self._answered:  # the last poll went unanswered: next id
+        # the last poll went unanswered while the id is not known yet: try the next id
+        # (once known, a silent poll is a glitch or a dropped link, not a wrong id)
+        if self._asked and not self._answered and not self._known:
             self.device_index = (self.device_index + 1) % len(DEVICE_IDS)
         self._asked, self._answered = True, False
         return [read_request(DEVICE_IDS[self.device_index], READ, START, COUNT)]
@@ -98,7 +101,7 @@ class LiPowerDriver(Driver):
         for frame in frames:
             # an answer, even a damaged one, tells which id the device has
             self.device_index = DEVICE_IDS.index(frame[0])
-            self._answered = True
+            self._answered = self._known = True
             if not crc_ok(frame):
                 raise self.error(f"bad CRC in the response of device 0x{frame[0]:02X}")
             out = self._status(frame[3:-2])
