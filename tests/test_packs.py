@@ -1,0 +1,103 @@
+"""Multi-pack devices through Home Assistant: a device per pack, linked to the BT module.
+
+blesim's Renogy hub (several batteries at Modbus ids 0x30...) and Seplos V3
+system (packs in parallel) are set up through HA's real bluetooth stack; each
+pack becomes a device "<device> pack <n>" whose `via_device_id` is the module's
+device, with sensors showing that pack's simulated values. Changing the pack
+count in the options takes effect (packs added, packs beyond the count removed),
+and unloading leaves no client and no listener behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, format_mac
+
+from blesim import SimDevice, VirtualProxy, make_device
+from custom_components.ble_battery_solar.const import CONF_PACKS, DOMAIN
+
+from .conftest import setup_entry
+from .test_connection_cache import assert_no_leak
+
+RENOGY = "C4:D3:6A:30:00:01"
+SEPLOS = "C4:D3:6A:30:00:02"
+
+
+def _state(hass: HomeAssistant, unique_id: str) -> Any:
+    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, unique_id)
+    assert entity_id is not None, unique_id
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state
+
+
+def _number(hass: HomeAssistant, unique_id: str) -> float:
+    return float(_state(hass, unique_id).state)
+
+
+def _device_id(hass: HomeAssistant, unique_id: str) -> str | None:
+    entity = er.async_get(hass).async_get(_state(hass, unique_id).entity_id)
+    assert entity is not None
+    return entity.device_id
+
+
+def _pack_devices(hass: HomeAssistant, address: str) -> dict[int, dr.DeviceEntry]:
+    registry = dr.async_get(hass)
+    out: dict[int, dr.DeviceEntry] = {}
+    prefix = f"{format_mac(address)}_pack"
+    for device in registry.devices:
+        for domain, ident in device.identifiers:
+            if domain == DOMAIN and ident.startswith(prefix):
+                out[int(ident.removeprefix(prefix))] = device
+    return out
+
+
+async def test_renogy_hub_one_device_per_battery(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    """Three batteries behind one BT module: three pack devices via the module, own values."""
+    device: SimDevice = proxy.add(make_device("renogy_battery", RENOGY, variant="hub:3"))
+    entry = await setup_entry(hass, device, {CONF_PACKS: 3})
+    assert entry.state is ConfigEntryState.LOADED
+    registry = dr.async_get(hass)
+    module = registry.async_get_device_by_connection(
+        (CONNECTION_BLUETOOTH, RENOGY), entry.entry_id)
+    assert module is not None
+    packs = _pack_devices(hass, RENOGY)
+    assert sorted(packs) == [1, 2, 3]
+    for number, pack in packs.items():
+        assert pack.via_device_id == module.id
+        assert pack.name == f"{entry.title} pack {number}"
+        assert pack.config_entry_id == entry.entry_id
+
+    mac, m = format_mac(RENOGY), device.model
+    for number in (1, 2, 3):
+        assert _number(hass, f"{mac}_pack{number}_voltage") == round(m.voltage, 1)
+        assert _number(hass, f"{mac}_pack{number}_current") == round(m.current, 2)
+        assert _number(hass, f"{mac}_pack{number}_cycles") == m.cycles
+        # the simulated n-th battery holds 1 Ah less than the one before it
+        charge = _number(hass, f"{mac}_pack{number}_cycle_charge")
+        assert abs(charge - (m.remaining_ah - (number - 1))) < 0.01
+        cells = [_number(hass, f"{mac}_pack{number}_cell_voltage_{i + 1}")
+                 for i in range(len(m.cell_voltages))]
+        assert cells == [round(v, 1) for v in m.cell_voltages]
+        temp = _number(hass, f"{mac}_pack{number}_temperature_1")
+        assert temp == round(m.temperatures[0], 1)
+        # every pack entity sits on its pack's device
+        assert _device_id(hass, f"{mac}_pack{number}_voltage") == packs[number].id
+    # the system values stay on the module: the charge of all three batteries together
+    system = _number(hass, f"{mac}_cycle_charge")
+    assert abs(system - (3 * m.remaining_ah - 3)) < 0.01
+    assert _device_id(hass, f"{mac}_voltage") == module.id
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+    assert _state(hass, f"{mac}_pack2_voltage").state == STATE_UNAVAILABLE
+    assert not entry.update_listeners
