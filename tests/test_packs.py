@@ -15,6 +15,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, format_mac
@@ -101,3 +102,90 @@ async def test_renogy_hub_one_device_per_battery(
     assert_no_leak(proxy)
     assert _state(hass, f"{mac}_pack2_voltage").state == STATE_UNAVAILABLE
     assert not entry.update_listeners
+
+
+async def _set_options(hass: HomeAssistant, entry: Any, **changes: int) -> dict[str, Any]:
+    """Submit the options form with `changes`; the form's schema keys are returned."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    fields = {str(key): key.default() for key in result["data_schema"].schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**fields, **changes})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    return fields
+
+
+async def test_pack_count_option_takes_effect(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    """A BT module set up as one battery; the owner says 3, then 2: the devices follow."""
+    device: SimDevice = proxy.add(make_device("renogy_battery", RENOGY, variant="hub:3"))
+    entry = await setup_entry(hass, device)
+    mac = format_mac(RENOGY)
+    assert _pack_devices(hass, RENOGY) == {}
+    # one battery: the module's own sensors show the first battery's charge
+    assert abs(_number(hass, f"{mac}_cycle_charge") - device.model.remaining_ah) < 0.01
+
+    fields = await _set_options(hass, entry, packs=3)
+    assert fields[CONF_PACKS] == 1
+    assert entry.runtime_data.driver.variant == "hub:3"
+    assert sorted(_pack_devices(hass, RENOGY)) == [1, 2, 3]
+    assert abs(_number(hass, f"{mac}_pack3_cycle_charge") - (device.model.remaining_ah - 2)) < 0.01
+
+    fields = await _set_options(hass, entry, packs=2)
+    assert fields[CONF_PACKS] == 3
+    assert sorted(_pack_devices(hass, RENOGY)) == [1, 2]
+    assert er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{mac}_pack3_voltage") is None
+    assert abs(_number(hass, f"{mac}_cycle_charge") - (2 * device.model.remaining_ah - 1)) < 0.01
+
+    # other options leave the driver (and the entry) as they are: no reload
+    await _set_options(hass, entry, update_interval=60)
+    assert entry.runtime_data.driver.variant == "hub:2"
+    assert entry.runtime_data.update_interval.total_seconds() == 60
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+
+
+async def test_seplos_parallel_packs(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    """Seplos V3 with two packs in parallel: a device per pack with its cells and probes."""
+    device: SimDevice = proxy.add(make_device("seplos", SEPLOS, variant="v3:2"))
+    entry = await setup_entry(hass, device)
+    fields = await _set_options(hass, entry, packs=2)
+    assert CONF_PACKS in fields
+    assert entry.runtime_data.driver.variant == "v3:2"
+    registry = dr.async_get(hass)
+    module = registry.async_get_device_by_connection(
+        (CONNECTION_BLUETOOTH, SEPLOS), entry.entry_id)
+    assert module is not None
+    packs = _pack_devices(hass, SEPLOS)
+    assert sorted(packs) == [1, 2]
+    mac, m = format_mac(SEPLOS), device.model
+    for number, pack in packs.items():
+        assert pack.via_device_id == module.id
+        assert _number(hass, f"{mac}_pack{number}_voltage") == round(m.voltage, 2)
+        assert _number(hass, f"{mac}_pack{number}_battery_level") == round(m.soc * 100, 1)
+        cells = [_number(hass, f"{mac}_pack{number}_cell_voltage_{i + 1}")
+                 for i in range(min(16, len(m.cell_voltages)))]
+        assert cells == [round(v, 3) for v in m.cell_voltages[:16]]
+        assert _device_id(hass, f"{mac}_pack{number}_cell_voltage_1") == pack.id
+    # the system's current is both packs' together
+    assert abs(_number(hass, f"{mac}_current") - 2 * m.current) < 0.05
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+
+
+async def test_pack_option_only_where_the_device_cannot_tell(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    """A single-pack family's options have no pack count."""
+    device: SimDevice = proxy.add(make_device("jbd", "A5:C2:37:10:00:09"))
+    entry = await setup_entry(hass, device)
+    fields = await _set_options(hass, entry)
+    assert CONF_PACKS not in fields
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)

@@ -24,6 +24,7 @@ from .connection import LinkError
 from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
@@ -32,10 +33,12 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     MAX_KEEP_ALIVE,
+    MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
 )
+from .options import configured_packs, has_pack_count
 from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
 from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
 
@@ -296,12 +299,14 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         return BleBatterySolarOptionsFlow()
 
 
-def _number_box(low: int, high: int, unit: str) -> selector.NumberSelector:
+def _number_box(low: int, high: int, unit: str | None = None) -> selector.NumberSelector:
     """A whole number typed into a box that shows its unit (not a slider without a value)."""
-    return selector.NumberSelector(selector.NumberSelectorConfig(
-        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX,
-        unit_of_measurement=unit,
-    ))
+    config = selector.NumberSelectorConfig(
+        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
 
 
 class BleBatterySolarOptionsFlow(OptionsFlow):
@@ -315,6 +320,13 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                 key: int(value) for key, value in user_input.items()
             })
         options = self.config_entry.options
+        family, variant = self.config_entry.data[CONF_FAMILY], self.config_entry.data.get(CONF_VARIANT)
+        packs: dict[Any, Any] = {}
+        if has_pack_count(family, variant):
+            # batteries behind one Renogy BT module, Seplos V3 packs in parallel
+            packs[vol.Required(CONF_PACKS, default=configured_packs(variant, options))] = (
+                _number_box(1, MAX_PACKS)
+            )
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema({
@@ -329,5 +341,6 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+                **packs,
             }),
         )
