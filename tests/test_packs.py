@@ -5,7 +5,8 @@ system (packs in parallel) are set up through HA's real bluetooth stack; each
 pack becomes a device "<device> pack <n>" whose `via_device_id` is the module's
 device, with sensors showing that pack's simulated values. Changing the pack
 count in the options takes effect (packs added, packs beyond the count removed),
-and unloading leaves no client and no listener behind.
+and unloading leaves no client and no listener behind. A Daly P81 board (which
+advertises like any Daly) is told apart by the config flow's probe.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import CONNECTION_BLUETOOTH, format_mac
 
 from blesim import SimDevice, VirtualProxy, make_device
-from custom_components.ble_battery_solar.const import CONF_PACKS, DOMAIN
+from custom_components.ble_battery_solar.const import CONF_PACKS, CONF_VARIANT, DOMAIN
 
-from .conftest import setup_entry
+from .conftest import run_until_done, setup_entry
 from .test_connection_cache import assert_no_leak
 
 RENOGY = "C4:D3:6A:30:00:01"
 SEPLOS = "C4:D3:6A:30:00:02"
+DALY = "C4:D3:6A:30:00:03"
 
 
 def _state(hass: HomeAssistant, unique_id: str) -> Any:
@@ -187,5 +189,50 @@ async def test_pack_option_only_where_the_device_cannot_tell(
     fields = await _set_options(hass, entry)
     assert CONF_PACKS not in fields
     assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+
+
+async def _discover_and_confirm(hass: HomeAssistant, freezer: Any, address: str) -> Any:
+    await hass.async_block_till_done(wait_background_tasks=True)
+    (flow,) = [f for f in hass.config_entries.flow.async_progress()
+               if f["handler"] == DOMAIN and f["context"]["unique_id"] == address]
+    result = await run_until_done(
+        hass, freezer, hass.config_entries.flow.async_configure(flow["flow_id"], {}))
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result
+
+
+async def test_daly_p81_board_is_told_apart_by_the_probe(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer: Any
+) -> None:
+    """An ESS-DL / 100Balance board advertises like any Daly; silent at 0xD2, asked at 0x81."""
+    device: SimDevice = proxy.add(make_device("daly", DALY, variant="p81"))
+    result = await _discover_and_confirm(hass, freezer, DALY)
+    assert result["data"][CONF_VARIANT] == "p81"
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    mac, m = format_mac(DALY), device.model
+    assert _number(hass, f"{mac}_voltage") == round(m.voltage, 1)
+    assert _number(hass, f"{mac}_cycles") == m.cycles
+    cells = [_number(hass, f"{mac}_cell_voltage_{i + 1}") for i in range(len(m.cell_voltages))]
+    assert cells == [round(v, 3) for v in m.cell_voltages]
+    # standard read first (unanswered), then the P81 read, then the polls at 0x81
+    assert device.requests_seen[0][0] == 0xD2
+    assert {r[0] for r in device.requests_seen[1:]} == {0x81}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert_no_leak(proxy)
+
+
+async def test_standard_daly_is_not_asked_as_p81(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer: Any
+) -> None:
+    device: SimDevice = proxy.add(make_device("daly", DALY))
+    result = await _discover_and_confirm(hass, freezer, DALY)
+    assert result["data"][CONF_VARIANT] is None
+    assert all(r[0] == 0xD2 for r in device.requests_seen)
+    assert await hass.config_entries.async_unload(result["result"].entry_id)
     await hass.async_block_till_done()
     assert_no_leak(proxy)

@@ -70,6 +70,7 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         self._discovery: BluetoothServiceInfoBleak | None = None
         self._driver: type[Driver] | None = None
         self._answered: list[str] = []
+        self._variants: dict[str, str | None] = {}  # answered in another variant than advertised
         self._choices: dict[str, tuple[BluetoothServiceInfoBleak, type[Driver]]] = {}
         self._unknown: dict[str, BluetoothServiceInfoBleak] = {}
 
@@ -173,7 +174,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             info = self._unknown[address]
             try:
                 answered = await async_probe(
-                    self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False
+                    self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False,
+                    variants=self._variants,
                 )
             except LinkError as err:
                 errors["base"] = form_error(err)
@@ -244,6 +246,7 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             self._answered = await async_probe(
                 self.hass, info.address,
                 candidate_drivers([driver.family, *driver.alternatives], info), first_only=True,
+                variants=self._variants,
             )
         except LinkError as err:
             return form_error(err)
@@ -288,7 +291,9 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             data={
                 CONF_ADDRESS: info.address,
                 CONF_FAMILY: driver.family,
-                CONF_VARIANT: driver.variant_for(Advertisement.from_any(info)),
+                CONF_VARIANT: self._variants.get(
+                    driver.family, driver.variant_for(Advertisement.from_any(info))
+                ),
             },
         )
 
