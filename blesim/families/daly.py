@@ -2,13 +2,19 @@
 
 Registers 0x0000-0x004F status (cells, NTCs, voltage, current, SOC, counts,
 MOSFETs, alarms), 0x003E-0x0046 MOSFET temperature block.
+
+Variant "p81" is an ESS-DL / 100Balance board: it ignores 0xD2, is asked at
+address 0x81 and answers from 0x51 with the P81 register map (0x0000-0x003F
+cells, temperatures and totals, 0x0041-0x007E capacity, cycles, MOSFETs).
 """
 
 from __future__ import annotations
 
 from ..devices import NOTIFY, WRITE, uuid16
 from ..framing import u
-from .modbus import ModbusDevice, words
+from .modbus import ModbusDevice, with_crc, words
+
+P81_REQUEST, P81_SLAVE = 0x81, 0x51
 
 
 class DalyDevice(ModbusDevice):
@@ -21,10 +27,23 @@ class DalyDevice(ModbusDevice):
     gatt = {uuid16(0xFFF0): {uuid16(0xFFF1): NOTIFY, uuid16(0xFFF2): WRITE}}
     notify_uuid = uuid16(0xFFF1)
     write_uuid = uuid16(0xFFF2)
-    slave_ids = (0xD2,)
     mosfet_temperature = 31.0
 
+    @property
+    def slave_ids(self) -> tuple[int, ...]:  # type: ignore[override]
+        return (P81_SLAVE,) if self.variant == "p81" else (0xD2,)
+
+    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
+        if self.variant != "p81":
+            return super().on_write(char_uuid, data)
+        if len(data) != 8 or data[0] != P81_REQUEST or with_crc(data[:6]) != data:
+            return []
+        # asked at 0x81, the board answers as slave 0x51 (the RS485 convention)
+        return super().on_write(char_uuid, with_crc(bytes((P81_SLAVE,)) + data[1:6]))
+
     def registers(self, slave: int, function: int) -> dict[int, int]:
+        if self.variant == "p81":
+            return self._p81_registers()
         m = self.model
         cells = m.cell_voltages
         data = bytearray(160)
@@ -46,3 +65,25 @@ class DalyDevice(ModbusDevice):
         # the MOSFET temperature block overlays registers 0x3E-0x46 (register 0x42)
         data[132:134] = u(self.mosfet_temperature + 40, 2)
         return words(bytes(data), 0)
+
+    def _p81_registers(self) -> dict[int, int]:
+        m = self.model
+        cells = bytearray(128)
+        for i, v in enumerate(m.cell_voltages[:48]):
+            cells[2 * i : 2 * i + 2] = u(v * 1000, 2)
+        for i, t in enumerate(m.temperatures[:8]):
+            cells[96 + 2 * i : 98 + 2 * i] = u(t + 40, 2)
+        cells[112:114] = u(m.voltage * 10, 2)
+        cells[114:116] = u(m.current * 10 + 30000, 2)
+        cells[116:118] = u(m.soc * 1000, 2)
+        cells[120:122] = u(len(m.cell_voltages), 2)
+        cells[122:124] = u(len(m.temperatures), 2)
+        status = bytearray(124)
+        status[20:22] = u(m.remaining_ah * 10, 2)
+        status[22:24] = u(m.cycles, 2)
+        status[24:26] = u(m.balancing, 2)
+        status[34:36] = u(m.soc < 1.0, 2)
+        status[36:38] = u(m.soc > 0.0, 2)
+        status[50:52] = u(self.mosfet_temperature + 40, 2)
+        status[52:54] = u(m.ambient + 40, 2)
+        return {**words(bytes(cells), 0), **words(bytes(status), 0x41)}

@@ -12,10 +12,11 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.util.hass_dict import HassKey
 
 from .connection import ConnectionManager
-from .const import CONF_FAMILY, DOMAIN
+from .const import CONF_FAMILY, CONF_VARIANT, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
 from .dbus_monitor import DBusConnectionMonitor
-from .options import validate_options
+from .options import configured_packs, driver_variant, validate_options
+from .pack_entities import async_remove_packs_beyond
 from .protocol import FAMILIES
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,7 +71,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
-    await entry.runtime_data.async_apply_options()
+    coordinator = entry.runtime_data
+    variant = driver_variant(coordinator.family, entry.data.get(CONF_VARIANT), entry.options)
+    if variant == coordinator.driver.variant:
+        await coordinator.async_apply_options()
+        return
+    # Another pack count polls other batteries: the devices of packs no longer polled
+    # go, and a reload builds the driver and the entities for the new count.
+    async_remove_packs_beyond(
+        hass, entry, configured_packs(entry.data.get(CONF_VARIANT), entry.options)
+    )
+    hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:

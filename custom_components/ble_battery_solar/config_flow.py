@@ -24,6 +24,7 @@ from .connection import LinkError
 from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
@@ -32,10 +33,12 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     MAX_KEEP_ALIVE,
+    MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
 )
+from .options import configured_packs, has_pack_count
 from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
 from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
 
@@ -67,6 +70,7 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         self._discovery: BluetoothServiceInfoBleak | None = None
         self._driver: type[Driver] | None = None
         self._answered: list[str] = []
+        self._variants: dict[str, str | None] = {}  # answered in another variant than advertised
         self._choices: dict[str, tuple[BluetoothServiceInfoBleak, type[Driver]]] = {}
         self._unknown: dict[str, BluetoothServiceInfoBleak] = {}
 
@@ -170,7 +174,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             info = self._unknown[address]
             try:
                 answered = await async_probe(
-                    self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False
+                    self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False,
+                    variants=self._variants,
                 )
             except LinkError as err:
                 errors["base"] = form_error(err)
@@ -241,6 +246,7 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             self._answered = await async_probe(
                 self.hass, info.address,
                 candidate_drivers([driver.family, *driver.alternatives], info), first_only=True,
+                variants=self._variants,
             )
         except LinkError as err:
             return form_error(err)
@@ -285,7 +291,9 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             data={
                 CONF_ADDRESS: info.address,
                 CONF_FAMILY: driver.family,
-                CONF_VARIANT: driver.variant_for(Advertisement.from_any(info)),
+                CONF_VARIANT: self._variants.get(
+                    driver.family, driver.variant_for(Advertisement.from_any(info))
+                ),
             },
         )
 
@@ -296,12 +304,14 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         return BleBatterySolarOptionsFlow()
 
 
-def _number_box(low: int, high: int, unit: str) -> selector.NumberSelector:
+def _number_box(low: int, high: int, unit: str | None = None) -> selector.NumberSelector:
     """A whole number typed into a box that shows its unit (not a slider without a value)."""
-    return selector.NumberSelector(selector.NumberSelectorConfig(
-        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX,
-        unit_of_measurement=unit,
-    ))
+    config = selector.NumberSelectorConfig(
+        min=low, max=high, step=1, mode=selector.NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return selector.NumberSelector(config)
 
 
 class BleBatterySolarOptionsFlow(OptionsFlow):
@@ -315,6 +325,13 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                 key: int(value) for key, value in user_input.items()
             })
         options = self.config_entry.options
+        family, variant = self.config_entry.data[CONF_FAMILY], self.config_entry.data.get(CONF_VARIANT)
+        packs: dict[Any, Any] = {}
+        if has_pack_count(family, variant):
+            # batteries behind one Renogy BT module, Seplos V3 packs in parallel
+            packs[vol.Required(CONF_PACKS, default=configured_packs(variant, options))] = (
+                _number_box(1, MAX_PACKS)
+            )
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema({
@@ -329,5 +346,6 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+                **packs,
             }),
         )

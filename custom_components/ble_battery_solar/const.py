@@ -19,3 +19,5 @@ CONF_VARIANT: Final = "variant"
 CONF_RELEASE_MINUTES: Final = "release_minutes"
 DEFAULT_RELEASE_MINUTES: Final = 10  # "release connection" frees the device this long
 MAX_RELEASE_MINUTES: Final = 240
+CONF_PACKS: Final = "packs"  # batteries behind one BT module / packs in parallel
+MAX_PACKS: Final = 16

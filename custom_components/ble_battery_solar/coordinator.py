@@ -37,7 +37,7 @@ from .const import (
 )
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
-from .options import validate_options
+from .options import driver_variant, validate_options
 from .protocol import Sample, get_driver
 
 if TYPE_CHECKING:
@@ -80,7 +80,9 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     ) -> None:
         self.address: str = entry.unique_id or entry.data["address"]
         self.family: str = entry.data[CONF_FAMILY]
-        self.driver = get_driver(self.family)(entry.data.get(CONF_VARIANT))
+        self.driver = get_driver(self.family)(
+            driver_variant(self.family, entry.data.get(CONF_VARIANT), entry.options)
+        )
         self.manager = manager
         options, _ = validate_options(entry.options)
         self.keep_alive = float(options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))

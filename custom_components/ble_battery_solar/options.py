@@ -9,22 +9,27 @@ reported so the owner knows what was changed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .const import (
     CONF_KEEP_ALIVE,
+    CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     MAX_KEEP_ALIVE,
+    MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
 )
+
+_PACK_VARIANT = re.compile(r"(?:hub|v3):(\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ RANGES = (
                 MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL),
     OptionRange(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE, 0, MAX_KEEP_ALIVE),
     OptionRange(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES, 1, MAX_RELEASE_MINUTES),
+    OptionRange(CONF_PACKS, 1, 1, MAX_PACKS),
 )
 
 
@@ -88,3 +94,36 @@ def validate_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
         if type(raw) is not int or raw != value:
             fixed[spec.key] = value
     return fixed, corrections
+
+
+def has_pack_count(family: str, variant: str | None) -> bool:
+    """Whether the owner tells how many packs the device has (it cannot say so itself).
+
+    Renogy BT-1/BT-2 modules (legacy protocol) may sit on a hub or a daisy chain of
+    batteries; Seplos V3 systems may have packs in parallel. Other multi-pack
+    devices report their packs themselves.
+    """
+    if family == "renogy_battery":
+        return variant in (None, "legacy") or (variant or "").startswith("hub:")
+    if family == "seplos":
+        return "v2" not in (variant or "").lower()
+    return False
+
+
+def configured_packs(variant: str | None, options: Mapping[str, Any]) -> int:
+    """The pack count the owner set, else the one the stored variant names, else 1."""
+    options = validate_options(options)[0]
+    if CONF_PACKS in options:
+        return int(options[CONF_PACKS])
+    match = _PACK_VARIANT.search(variant or "")
+    return min(max(int(match.group(1)), 1), MAX_PACKS) if match else 1
+
+
+def driver_variant(family: str, variant: str | None, options: Mapping[str, Any]) -> str | None:
+    """The protocol variant to poll with: the stored one, with the owner's pack count applied."""
+    if CONF_PACKS not in options or not has_pack_count(family, variant):
+        return variant
+    packs = configured_packs(variant, options)
+    if family == "renogy_battery":
+        return f"hub:{packs}" if packs > 1 else "legacy"
+    return f"v3:{packs}" if packs > 1 else "v3"

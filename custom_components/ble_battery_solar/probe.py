@@ -104,12 +104,15 @@ async def _answers(client: BleakClient, driver: Driver) -> bool:
 
 
 async def async_probe(
-    hass: HomeAssistant, address: str, drivers: Sequence[Driver], *, first_only: bool
+    hass: HomeAssistant, address: str, drivers: Sequence[Driver], *, first_only: bool,
+    variants: dict[str, str | None] | None = None,
 ) -> list[str]:
     """The families (in the given order) whose first read request the device answered.
 
     `first_only`: stop at the first family that answers. Families whose GATT
-    characteristics the device lacks are skipped without writing anything.
+    characteristics the device lacks are skipped without writing anything. A family
+    that is silent in the given variant is asked in its `probe_variants`; the one
+    that answers is put in `variants` (family -> variant).
     Raises LinkError when the device cannot be connected (its `kind` says why).
     """
     manager = get_manager(hass)
@@ -119,14 +122,22 @@ async def async_probe(
         for driver in drivers:
             if not _has_characteristics(client, driver):
                 continue
-            try:
-                ok = await _answers(client, driver)
-            except (BleakError, EOFError, BrokenPipeError) as err:
-                raise LinkError(
-                    f"link lost while probing: {str(err) or type(err).__name__}", kind=LINK_LOST
-                ) from err
-            _LOGGER.debug("%s: %s probe %s", address, driver.family,
-                          "answered" if ok else "unanswered")
+            ok = False
+            for variant in (driver.variant, *type(driver).probe_variants):
+                candidate = driver if variant == driver.variant else type(driver)(variant)
+                try:
+                    ok = await _answers(client, candidate)
+                except (BleakError, EOFError, BrokenPipeError) as err:
+                    raise LinkError(
+                        f"link lost while probing: {str(err) or type(err).__name__}",
+                        kind=LINK_LOST,
+                    ) from err
+                _LOGGER.debug("%s: %s (%s) probe %s", address, driver.family, variant,
+                              "answered" if ok else "unanswered")
+                if ok:
+                    if variants is not None and candidate is not driver:
+                        variants[driver.family] = variant
+                    break
             if ok:
                 answered.append(driver.family)
                 if first_only:

@@ -32,6 +32,7 @@ from homeassistant.helpers.typing import StateType
 from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
+from .pack_entities import async_add_pack_sensors
 from .protocol import Sample
 from .status import (
     CONNECTION,
@@ -274,6 +275,13 @@ async def async_setup_entry(
     async_add_as_reported(
         entry, async_add_entities, lambda sample: _candidates(sample, controller=controller)
     )
+    async_add_pack_sensors(entry, async_add_entities, _pack_candidates)
+
+
+def _pack_candidates(pack: Sample) -> Iterator[BleSensorDescription]:
+    """The value, cell and probe sensors one pack of a multi-pack device supports."""
+    yield from (d for d in SENSORS if (d.exists_fn(pack) if d.exists_fn else d.key in pack))
+    yield from _list_descriptions(pack)
 
 
 def _candidates(

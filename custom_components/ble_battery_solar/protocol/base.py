@@ -233,6 +233,8 @@ class Driver(ABC):
     # Other families whose devices advertise exactly like this one (e.g. Renogy's
     # BT-1/BT-2 modules sit on batteries and charge controllers): the user picks.
     alternatives: ClassVar[tuple[str, ...]] = ()
+    # variants the advertisement cannot tell apart, tried when the advertised one is silent
+    probe_variants: ClassVar[tuple[str, ...]] = ()
     # keys a successful decode must contain (checked after decode_frames)
     required_keys: ClassVar[tuple[str, ...]] = ()
     # False for protocols whose frames carry no checksum (their framing is checked instead)

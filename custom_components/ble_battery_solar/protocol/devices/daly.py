@@ -101,6 +101,8 @@ class DalyDriver(ModbusDriver):
         {"manufacturer_id": 0x0402, "connectable": True},
     )
     slaves = frozenset({SLAVE, P81_SLAVE})
+    # ESS-DL / 100Balance boards advertise like the others: a silent board is asked at 0x81
+    probe_variants = ("p81",)
     required_keys = ("voltage", "current")
 
     def poll(self) -> list[Block]:
