@@ -27,7 +27,7 @@ from custom_components.ble_battery_solar.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.ble_battery_solar.link import MAX_BUFFERED_BYTES
-from custom_components.ble_battery_solar.protocol import get_driver
+from custom_components.ble_battery_solar.protocol import Advertisement, get_driver
 
 from .conftest import JBD_ADDRESS, advance, make_entry, run_until_done, setup_entry
 from .test_connection_cache import VOLTAGE, assert_no_leak
@@ -281,12 +281,20 @@ async def test_tampered_options_are_clamped_at_load(
     assert_no_leak(proxy)
 
 
+def _writes(family: str) -> bool:
+    """Whether a family's poll writes requests (streaming families are never written to);
+    the variant comes from the simulated device's advertisement, as in the config flow."""
+    device = make_device(family, JBD_ADDRESS)
+    adv = Advertisement.from_any({**device.advertisement(), "address": JBD_ADDRESS})
+    driver = get_driver(family)
+    return bool(driver(driver.variant_for(adv)).requests())
+
+
 HUNG_OPERATIONS = [
     (family, operation)
     for family in sorted(FAMILIES)
     for operation in ("subscribe or read", "write")
-    # streaming families are never written to
-    if operation != "write" or get_driver(family)().requests()
+    if operation != "write" or _writes(family)
 ]
 
 
