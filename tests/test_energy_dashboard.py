@@ -64,6 +64,9 @@ async def test_energy_dashboard_validates_our_battery_and_solar_sensors(
     })
     start = dt_util.utcnow()
     await advance(hass, freezer, 5 * 60 + 5, step=0.5)
+    # the recorder writes states in its own thread: under load they may not be committed
+    # yet, and statistics compiled from nothing would be "not defined"
+    await async_wait_recording_done(hass)
     do_adhoc_statistics(hass, start=start)
     await async_wait_recording_done(hass)
 
