@@ -26,9 +26,11 @@ from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as li
 
 ADDRESS = "AA:BB:CC:00:00:01"
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
-NO_CELL_DATA = frozenset({"lipower"})
+NO_CELL_DATA = frozenset({"lipower", "pro", "superb", "buknuwo"})
 # protocols that report only the highest and lowest cell (Pylontech RT): the spread, no cell list
 CELL_SPREAD_ONLY = frozenset({"pylontech"})
+# power stations that report state of charge and power, but no voltage or current
+POWER_ONLY = frozenset({"allpowers"})
 VECTORS = list(load_vectors().values())
 
 
@@ -66,6 +68,9 @@ def test_encoder_output_decodes_to_the_model(family: str) -> None:
     battery = device.model.battery if isinstance(device.model, SolarModel) else device.model
     assert sample["battery_level"] == pytest.approx(battery.soc * 100, abs=1)
     if family == "ble_battery_service":
+        return
+    if family in POWER_ONLY:
+        assert sample["power"] == pytest.approx(battery.voltage * battery.current, abs=1)
         return
     assert sample["voltage"] == pytest.approx(battery.voltage, abs=0.06)
     if isinstance(device.model, SolarModel):

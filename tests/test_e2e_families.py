@@ -47,10 +47,12 @@ from custom_components.ble_battery_solar.protocol import get_driver
 from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
-NO_CELL_DATA = frozenset({"lipower"})
+NO_CELL_DATA = frozenset({"lipower", "pro", "superb", "buknuwo"})
 # what a simulated solar device reports beyond PV and yield (some have no load output)
 SOLAR_EXTRA = {"renogy_controller": ("load_power",), "srne": ("load_power", "problem_code"),
                "epever": ("load_power", "problem_code", "energy_generated_total")}
+# power stations that report state of charge and power, but no voltage or current
+POWER_ONLY = frozenset({"allpowers"})
 # A family recognised by its module vendor's address prefix names its own test address.
 ADDRESSES = {
     family: getattr(DEVICE_CLASSES[family], "default_address", None) or f"5E:51:00:00:00:{i + 1:02X}"
@@ -128,7 +130,9 @@ async def test_family_discovered_added_and_shown(
     battery = device.model.battery if isinstance(device.model, SolarModel) else device.model
 
     assert float(states["battery_level"]) == pytest.approx(battery.soc * 100, abs=1)
-    if family != "ble_battery_service":
+    if family in POWER_ONLY:
+        assert float(states["power"]) == pytest.approx(battery.voltage * battery.current, abs=1)
+    elif family != "ble_battery_service":
         assert float(states["voltage"]) == pytest.approx(battery.voltage, abs=0.06)
         assert float(states["current"]) != 0
     if solar:
@@ -136,7 +140,7 @@ async def test_family_discovered_added_and_shown(
             assert states[key] not in (STATE_UNAVAILABLE, "unknown"), key
         assert float(states["pv_power"]) > 0.9 * device.model.peak_w
         assert states["charging_state"] in ("deactivated", "mppt", "boost", "floating")
-    elif family != "ble_battery_service":
+    elif family not in ("ble_battery_service", *POWER_ONLY):
         assert float(states["current"]) == pytest.approx(battery.current, abs=0.1)
         if family in NO_CELL_DATA:
             assert "delta_voltage" not in states
