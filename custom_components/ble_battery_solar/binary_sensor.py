@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
@@ -12,10 +12,12 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import BleBatterySolarConfigEntry
-from .entity import BleBatterySolarEntity, async_add_as_reported
+from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
+from .insight_entities import IMBALANCE, ImbalanceBinarySensor, has_cells
 from .protocol import Sample
 
 PARALLEL_UPDATES = 0
@@ -69,11 +71,16 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create binary sensors for the flags the device reports."""
-    async_add_as_reported(
-        entry,
-        async_add_entities,
-        lambda sample: ((d, BleBinarySensor) for d in BINARY_SENSORS if d.source in sample),
-    )
+    async_add_as_reported(entry, async_add_entities, _candidates)
+
+
+def _candidates(sample: Sample) -> Iterator[tuple[EntityDescription, EntityFactory]]:
+    """The flags the device reports, and the imbalance alert for a device with cells."""
+    for description in BINARY_SENSORS:
+        if description.source in sample:
+            yield description, BleBinarySensor
+    if has_cells(sample):
+        yield IMBALANCE, ImbalanceBinarySensor
 
 
 class BleBinarySensor(BleBatterySolarEntity, BinarySensorEntity):

@@ -23,17 +23,24 @@ from homeassistant.helpers import selector
 from .connection import LinkError
 from .const import (
     CONF_FAMILY,
+    CONF_IMBALANCE_MINUTES,
+    CONF_IMBALANCE_MV,
     CONF_KEEP_ALIVE,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
+    DEFAULT_IMBALANCE_MINUTES,
+    DEFAULT_IMBALANCE_MV,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    MAX_IMBALANCE_MINUTES,
+    MAX_IMBALANCE_MV,
     MAX_KEEP_ALIVE,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
+    MIN_IMBALANCE_MV,
     MIN_UPDATE_INTERVAL,
 )
 from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
@@ -305,7 +312,7 @@ def _number_box(low: int, high: int, unit: str) -> selector.NumberSelector:
 
 
 class BleBatterySolarOptionsFlow(OptionsFlow):
-    """Update interval, keep-connection window, release time; applied without a restart."""
+    """Polling, connection and alert settings; applied without a restart."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -329,5 +336,13 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+                vol.Required(
+                    CONF_IMBALANCE_MV,
+                    default=options.get(CONF_IMBALANCE_MV, DEFAULT_IMBALANCE_MV),
+                ): _number_box(MIN_IMBALANCE_MV, MAX_IMBALANCE_MV, "mV"),
+                vol.Required(
+                    CONF_IMBALANCE_MINUTES,
+                    default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
+                ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
             }),
         )

@@ -37,6 +37,7 @@ from .const import (
 )
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
+from .insight import DeviceInsight
 from .options import validate_options
 from .protocol import Sample, get_driver
 
@@ -95,6 +96,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+        self.insight = DeviceInsight(hass, self)  # cell health, time to full/empty
         super().__init__(
             hass,
             cast(logging.Logger, _UnavailableLogger(_LOGGER)),
@@ -214,6 +216,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._cancel_resume_timer()
         self._cancel_path_wait_if_any()
         self.health.clear()
+        self.insight.clear()
 
     # --- polling ------------------------------------------------------------------------
 
@@ -303,6 +306,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
         self._energy_added = True
+        self.insight.observe(sample, done, interval)
         return sample
 
     # --- for the Connection status sensor -------------------------------------------------
@@ -326,6 +330,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         """
         super()._async_refresh_finished()
         self._update_energy_if_data_unchanged()
+        if self.last_update_success:
+            self.insight.publish()  # insight states, then its events (imbalance, alarms)
         kind = None if self.last_update_success else str(
             getattr(self.last_exception, "translation_key", None) or "error"
         )

@@ -32,6 +32,7 @@ from homeassistant.helpers.typing import StateType
 from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
+from .insight_entities import TIME_TO, TimeToSensor, has_charge
 from .protocol import Sample
 from .status import (
     CONNECTION,
@@ -200,6 +201,13 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
                 state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
                 value_fn=_cell_summary(fn), attributes_fn=_which_cell(fn),
             ))
+        out.append(BleSensorDescription(
+            key="average_cell_voltage", translation_key="average_cell_voltage",
+            device_class=SD.VOLTAGE, native_unit_of_measurement=V,
+            state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            value_fn=_cell_summary(lambda cells: round(sum(cells) / len(cells), 4)),
+        ))
     for i in range(len(sample.get("temperatures") or [])):
         out.append(BleSensorDescription(
             key=f"temperature_{i + 1}", translation_key="temperature_probe",
@@ -291,6 +299,9 @@ def _candidates(
     for energy in ENERGY_SENSORS:
         if energy.source in sample and energy.source not in skip:
             yield energy, EnergySensor
+    if not controller and has_charge(sample):
+        for time_to in TIME_TO:
+            yield time_to, TimeToSensor
     for link in LINK_SENSORS:
         yield link, LinkSensor
     yield CONNECTION, ConnectionSensor
