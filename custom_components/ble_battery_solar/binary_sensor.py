@@ -16,8 +16,15 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import BleBatterySolarConfigEntry
+from .alarms import alarm_conditions
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
-from .insight_entities import IMBALANCE, ImbalanceBinarySensor, has_cells
+from .insight_entities import (
+    IMBALANCE,
+    AlarmBinarySensor,
+    ImbalanceBinarySensor,
+    alarm_descriptions,
+    has_cells,
+)
 from .protocol import Sample
 
 PARALLEL_UPDATES = 0
@@ -71,16 +78,24 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create binary sensors for the flags the device reports."""
-    async_add_as_reported(entry, async_add_entities, _candidates)
+    alarms = alarm_descriptions(alarm_conditions(entry.runtime_data.driver))
+    async_add_as_reported(
+        entry, async_add_entities, lambda sample: _candidates(sample, alarms)
+    )
 
 
-def _candidates(sample: Sample) -> Iterator[tuple[EntityDescription, EntityFactory]]:
-    """The flags the device reports, and the imbalance alert for a device with cells."""
+def _candidates(
+    sample: Sample, alarms: list[BinarySensorEntityDescription]
+) -> Iterator[tuple[EntityDescription, EntityFactory]]:
+    """The flags the device reports, the imbalance alert (with cells), decoded alarms."""
     for description in BINARY_SENSORS:
         if description.source in sample:
             yield description, BleBinarySensor
     if has_cells(sample):
         yield IMBALANCE, ImbalanceBinarySensor
+    if "problem_code" in sample:
+        for alarm in alarms:
+            yield alarm, AlarmBinarySensor
 
 
 class BleBinarySensor(BleBatterySolarEntity, BinarySensorEntity):

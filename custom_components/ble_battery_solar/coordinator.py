@@ -96,7 +96,6 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
-        self.insight = DeviceInsight(hass, self)  # cell health, time to full/empty
         super().__init__(
             hass,
             cast(logging.Logger, _UnavailableLogger(_LOGGER)),
@@ -105,6 +104,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             update_interval=timedelta(seconds=interval),
             always_update=False,
         )
+        self.insight = DeviceInsight(hass, self)  # cell health, time to full/empty, alarms
 
     async def async_apply_options(self) -> None:
         """Apply changed options at once, without a reload."""

@@ -1,4 +1,4 @@
-"""Battery insight of one device: cell health, time to full/empty, and the events they fire.
+"""Battery insight of one device: cell health, time to full/empty, decoded alarms, their events.
 
 The coordinator hands every fresh reading to `observe` (inside the poll) and calls
 `publish` once the poll's data is out: insight entities then write their state
@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .alarms import AlarmTracker
 from .cell_health import CellStats, ImbalanceMonitor, cell_stats
 from .const import (
     CONF_IMBALANCE_MINUTES,
     CONF_IMBALANCE_MV,
     DEFAULT_IMBALANCE_MINUTES,
     DEFAULT_IMBALANCE_MV,
+    EVENT_ALARM,
     EVENT_IMBALANCE,
 )
 from .options import validate_options
@@ -34,13 +36,15 @@ GAP_INTERVALS = 3  # readings further apart than this many intervals restart eve
 
 
 class DeviceInsight:
-    """Derived state of one device that needs history: imbalance, smoothed time-to."""
+    """Derived state of one device that needs history: imbalance, smoothed time-to, alarms."""
 
     def __init__(self, hass: HomeAssistant, coordinator: BleBatterySolarCoordinator) -> None:
         self.hass = hass
         self.coordinator = coordinator
         self.imbalance = ImbalanceMonitor()
         self.time_to = TimeToEstimator()
+        entry = coordinator.config_entry
+        self.alarms = AlarmTracker(hass, coordinator.driver, entry.entry_id, entry.title)
         self.cells: CellStats | None = None
         self._listeners: list[CALLBACK_TYPE] = []
         self._pending: list[tuple[str, dict[str, Any]]] = []
@@ -60,6 +64,7 @@ class DeviceInsight:
                 "type": change, "threshold_mv": threshold, **self.cells.attributes(),
             }))
         self.time_to.update(sample, now, max_gap)
+        self._pending.extend((EVENT_ALARM, data) for data in self.alarms.update(sample))
 
     @callback
     def publish(self) -> None:
@@ -75,8 +80,9 @@ class DeviceInsight:
 
     @callback
     def clear(self) -> None:
-        """The entry unloads: forget queued events."""
+        """The entry unloads: forget queued events, remove the alarms' repairs issues."""
         self._pending.clear()
+        self.alarms.clear()
 
     # --- for entities -----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Entities of the battery insight: imbalance alert, time to full and to empty.
+"""Entities of the battery insight: imbalance alert, time to full and to empty, decoded alarms.
 
 They read `coordinator.insight` and are written after every fresh reading (an
 alert can start while the readings themselves are unchanged). Like every entity
@@ -22,8 +22,11 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfTime
+from homeassistant.const import EntityCategory, UnitOfTime
+from homeassistant.helpers.translation import async_get_translations
 
+from .alarms import ALARM_PREFIX
+from .const import DOMAIN
 from .entity import BleBatterySolarEntity
 from .insight import DeviceInsight
 from .protocol import Sample
@@ -106,3 +109,86 @@ class TimeToSensor(InsightEntity, SensorEntity):
     @property
     def native_value(self) -> float | None:
         return self.entity_description.value_fn(self.insight)
+
+
+# --- decoded alarms ---------------------------------------------------------------------
+
+MAX_STATE = 255  # Home Assistant's limit for a state
+
+
+def alarm_descriptions(conditions: list[str]) -> list[BinarySensorEntityDescription]:
+    """One problem binary sensor (diagnostic) per condition the device's protocol decodes."""
+    return [
+        BinarySensorEntityDescription(
+            key=f"{ALARM_PREFIX}{condition}", translation_key=f"{ALARM_PREFIX}{condition}",
+            device_class=BinarySensorDeviceClass.PROBLEM,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        )
+        for condition in conditions
+    ]
+
+
+class AlarmBinarySensor(InsightEntity, BinarySensorEntity):
+    """On while the device reports one alarm condition; attribute `severity`."""
+
+    @property
+    def _condition(self) -> str:
+        return self.entity_description.key.removeprefix(ALARM_PREFIX)
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.insight.alarms.active is not None
+
+    @property
+    def is_on(self) -> bool | None:
+        active = self.insight.alarms.active
+        return None if active is None else self._condition in active
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """How serious it is: warning, protection (the BMS switched off) or fault."""
+        return {"severity": (self.insight.alarms.active or {}).get(self._condition)}
+
+
+ALARMS = SensorEntityDescription(key="alarms", translation_key="alarms")
+
+
+class AlarmsSensor(InsightEntity, SensorEntity):
+    """The active alarm conditions in words ("none" when there are none)."""
+
+    _names: dict[str, str]
+
+    async def async_added_to_hass(self) -> None:
+        """Load the condition names in Home Assistant's language."""
+        self._names = await async_get_translations(
+            self.hass, self.hass.config.language, "entity", {DOMAIN}
+        )
+        await super().async_added_to_hass()
+
+    def _name_of(self, condition: str) -> str:
+        key = f"component.{DOMAIN}.entity.binary_sensor.{ALARM_PREFIX}{condition}.name"
+        return getattr(self, "_names", {}).get(key) or condition.replace("_", " ")
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.insight.alarms.active is not None
+
+    @property
+    def native_value(self) -> str | None:
+        active = self.insight.alarms.active
+        if active is None:
+            return None
+        if not active:
+            return "none"
+        text = ", ".join(self._name_of(c) for c in active)
+        return text if len(text) <= MAX_STATE else text[: MAX_STATE - 1] + "…"
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The conditions as keys (for templates), the highest severity, unnamed bits."""
+        alarms = self.insight.alarms
+        return {
+            "conditions": list(alarms.active or {}),
+            "severity": alarms.highest,
+            "unnamed_bits": f"0x{alarms.unnamed:X}" if alarms.unnamed else None,
+        }

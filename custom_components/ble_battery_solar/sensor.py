@@ -32,7 +32,7 @@ from homeassistant.helpers.typing import StateType
 from . import BleBatterySolarConfigEntry
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
-from .insight_entities import TIME_TO, TimeToSensor, has_charge
+from .insight_entities import ALARMS, TIME_TO, AlarmsSensor, TimeToSensor, has_charge
 from .protocol import Sample
 from .status import (
     CONNECTION,
@@ -278,14 +278,17 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create sensors for every value the device reports; add new ones as they appear."""
-    controller = entry.runtime_data.driver.kind == "controller"
+    driver = entry.runtime_data.driver
+    controller = driver.kind == "controller"
+    decoded = bool(driver.alarm_table())
     async_add_as_reported(
-        entry, async_add_entities, lambda sample: _candidates(sample, controller=controller)
+        entry, async_add_entities,
+        lambda sample: _candidates(sample, controller=controller, alarms=decoded),
     )
 
 
 def _candidates(
-    sample: Sample, *, controller: bool
+    sample: Sample, *, controller: bool, alarms: bool
 ) -> Iterator[tuple[EntityDescription, EntityFactory]]:
     """Every sensor the sample supports: values, cells and probes, energy, link statistics.
 
@@ -302,6 +305,8 @@ def _candidates(
     if not controller and has_charge(sample):
         for time_to in TIME_TO:
             yield time_to, TimeToSensor
+    if alarms and "problem_code" in sample:
+        yield ALARMS, AlarmsSensor
     for link in LINK_SENSORS:
         yield link, LinkSensor
     yield CONNECTION, ConnectionSensor
