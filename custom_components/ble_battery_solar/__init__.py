@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.util.hass_dict import HassKey
 
+from .bank import BatteryBank, is_bank
 from .connection import ConnectionManager
 from .const import CONF_FAMILY, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
@@ -36,7 +37,9 @@ def get_manager(hass: HomeAssistant) -> ConnectionManager:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
-    """Set up one device: first poll, then its entities."""
+    """Set up one device: first poll, then its entities (or a battery bank of packs)."""
+    if is_bank(entry):
+        return await _async_setup_bank(hass, entry)
     if entry.data.get(CONF_FAMILY) not in FAMILIES:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -69,12 +72,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
     return True
 
 
+async def _async_setup_bank(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """A battery bank: follows its packs, has sensors only."""
+    bank = BatteryBank(hass, entry)
+    bank.attach()
+    entry.runtime_data = bank
+    entry.async_on_unload(bank.detach)
+    await hass.config_entries.async_forward_entry_setups(entry, [Platform.SENSOR])
+    return True
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
     await entry.runtime_data.async_apply_options()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
     """Unload the entities and close the device's link."""
+    if is_bank(entry):
+        return await hass.config_entries.async_unload_platforms(entry, [Platform.SENSOR])
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         entry.runtime_data.async_shutdown_extras()
@@ -83,6 +98,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
         others = [
             e for e in hass.config_entries.async_entries(DOMAIN)
             if e.entry_id != entry.entry_id
+            and not is_bank(e)
             and e.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
         ]
         if not others:

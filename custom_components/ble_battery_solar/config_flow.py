@@ -16,10 +16,11 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_ADDRESS
+from homeassistant.const import CONF_ADDRESS, CONF_NAME
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .bank import CONF_BANK, CONF_PACKS, is_bank
 from .connection import LinkError
 from .const import (
     CONF_FAMILY,
@@ -47,6 +48,7 @@ from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
 from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
 
 IDENTIFY = "identify"  # the user step's "Identify unknown device" choice
+BANK = "bank"  # the user step's "Create a battery bank" choice
 # Family-specific protocols first: many BMS also expose the generic Battery Service.
 _PROBE_ORDER = sorted(FAMILIES, key=lambda f: DRIVERS[f].generic)
 
@@ -125,6 +127,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             address = user_input.get(CONF_ADDRESS)
             if address == IDENTIFY:
                 return await self.async_step_identify()
+            if address == BANK:
+                return await self.async_step_bank()
             if address in self._choices:
                 await self.async_set_unique_id(address, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
@@ -144,7 +148,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             else:  # no family, or several, claim it: the user may have it identified
                 self._unknown[info.address] = info
         self._unknown = {a: i for a, i in self._unknown.items() if a not in configured}
-        if not self._choices and not self._unknown:
+        packs = self._bank_candidates()
+        if not self._choices and not self._unknown and len(packs) < 2:
             return self.async_abort(reason="no_devices_found")
         options = [
             selector.SelectOptionDict(
@@ -154,12 +159,51 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         ]
         if self._unknown:
             options.append(selector.SelectOptionDict(value=IDENTIFY, label=IDENTIFY))
+        if len(packs) >= 2:
+            options.append(selector.SelectOptionDict(value=BANK, label=BANK))
         return self.async_show_form(
             step_id="user",
             data_schema=vol.Schema({
                 vol.Optional(CONF_ADDRESS): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=options, translation_key="user_choice")
                 )
+            }),
+            errors=errors,
+        )
+
+    def _bank_candidates(self) -> dict[str, str]:
+        """Configured, loaded battery packs (entry id → title) a bank can combine."""
+        return {
+            entry.entry_id: entry.title
+            for entry in self.hass.config_entries.async_loaded_entries(DOMAIN)
+            if not is_bank(entry) and getattr(entry.runtime_data, "driver", None) is not None
+            and entry.runtime_data.driver.kind == "battery"
+        }
+
+    async def async_step_bank(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A battery bank: a name and at least two configured packs."""
+        packs = self._bank_candidates()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            chosen = [p for p in user_input.get(CONF_PACKS, []) if p in packs]
+            if len(chosen) < 2:
+                errors["base"] = "bank_needs_two_packs"
+            else:
+                return self.async_create_entry(
+                    title=str(user_input[CONF_NAME]).strip() or "Battery bank",
+                    data={CONF_BANK: True, CONF_PACKS: chosen},
+                )
+        return self.async_show_form(
+            step_id="bank",
+            data_schema=vol.Schema({
+                vol.Required(CONF_NAME, default="Battery bank"): selector.TextSelector(),
+                vol.Required(CONF_PACKS): selector.SelectSelector(selector.SelectSelectorConfig(
+                    options=[selector.SelectOptionDict(value=k, label=v)
+                             for k, v in packs.items()],
+                    multiple=True,
+                )),
             }),
             errors=errors,
         )

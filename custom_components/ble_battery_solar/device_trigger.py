@@ -31,6 +31,7 @@ from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
 from homeassistant.helpers.typing import ConfigType
 
 from .alarms import ALARM_PREFIX, alarm_conditions
+from .bank import is_bank
 from .cell_health import IMBALANCE_ENDED, IMBALANCE_STARTED
 from .const import DOMAIN, EVENT_ALARM, EVENT_IMBALANCE
 from .protocol import CONDITIONS
@@ -51,7 +52,7 @@ def _types_of(hass: HomeAssistant, device_id: str) -> list[str]:
         raise InvalidDeviceAutomationConfig(f"unknown device {device_id}")
     for entry_id in device.config_entries:
         entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
+        if entry is None or entry.domain != DOMAIN or is_bank(entry):
             continue
         types: list[str] = []
         coordinator = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None

@@ -30,6 +30,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import BleBatterySolarConfigEntry
+from .bank import async_setup_bank_sensors, is_bank
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
 from .insight_entities import ALARMS, TIME_TO, AlarmsSensor, TimeToSensor, has_charge
@@ -278,6 +279,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create sensors for every value the device reports; add new ones as they appear."""
+    if is_bank(entry):
+        await async_setup_bank_sensors(hass, entry, async_add_entities)
+        return
     driver = entry.runtime_data.driver
     controller = driver.kind == "controller"
     decoded = bool(driver.alarm_table())
