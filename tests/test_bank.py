@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import async_get_device_automations
 
 from blesim import BatteryModel, VirtualProxy, make_device
 from custom_components.ble_battery_solar.const import DOMAIN
@@ -128,3 +130,11 @@ async def test_one_pack_offers_no_bank(hass: HomeAssistant, proxy: VirtualProxy)
     await setup_entry(hass, a)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT  # nothing new to add, no bank possible
+
+
+async def test_a_bank_device_offers_no_triggers(hass: HomeAssistant, proxy: VirtualProxy) -> None:
+    _a, entry_a, _b, entry_b = await _two_packs(hass, proxy)
+    bank = (await _create_bank(hass, [entry_a.entry_id, entry_b.entry_id]))["result"]
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), bank.entry_id)
+    triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device.id)
+    assert [t for t in triggers if t["domain"] == DOMAIN] == []

@@ -52,8 +52,10 @@ def _types_of(hass: HomeAssistant, device_id: str) -> list[str]:
         raise InvalidDeviceAutomationConfig(f"unknown device {device_id}")
     for entry_id in device.config_entries:
         entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN or is_bank(entry):
+        if entry is None or entry.domain != DOMAIN:
             continue
+        if is_bank(entry):
+            return []  # a bank has no alarms or cells of its own: its packs have the triggers
         types: list[str] = []
         coordinator = entry.runtime_data if entry.state is ConfigEntryState.LOADED else None
         data = coordinator.data if coordinator is not None else None
