@@ -12,7 +12,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import async_get_device_automations
+from pytest_homeassistant_custom_component.common import (
+    async_capture_events,
+    async_get_device_automations,
+)
 
 from blesim import FAMILIES, VirtualProxy
 from custom_components.ble_battery_solar.const import DOMAIN, EVENT_ALARM
@@ -43,9 +46,7 @@ def _ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, str]:
 
 
 def _events(hass: HomeAssistant) -> list[Event]:
-    seen: list[Event] = []
-    hass.bus.async_listen(EVENT_ALARM, seen.append)
-    return seen
+    return async_capture_events(hass, EVENT_ALARM)
 
 
 @pytest.mark.parametrize("family", sorted(DRIVERS))
@@ -186,8 +187,7 @@ async def test_an_alarm_device_trigger_runs_an_automation(
     assert {"alarm_short_circuit", "alarm_cell_undervoltage", "imbalance_started"} <= types
     assert "alarm_cell_overvoltage" not in types  # JK's alarm word has no such bit
 
-    calls: list[Event] = []
-    hass.bus.async_listen("test_alarm_automation", calls.append)
+    calls = async_capture_events(hass, "test_alarm_automation")
     assert await async_setup_component(hass, automation.DOMAIN, {automation.DOMAIN: [{
         "trigger": {"platform": "device", "domain": DOMAIN, "device_id": device_id,
                     "type": "alarm_short_circuit"},

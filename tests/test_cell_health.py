@@ -14,7 +14,10 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import async_get_device_automations
+from pytest_homeassistant_custom_component.common import (
+    async_capture_events,
+    async_get_device_automations,
+)
 
 from blesim import FAMILIES, BatteryModel, SolarModel, VirtualProxy, make_device
 from custom_components.ble_battery_solar.const import (
@@ -41,9 +44,7 @@ def _entity_ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, s
 
 
 def _events(hass: HomeAssistant, event_type: str) -> list[Event]:
-    seen: list[Event] = []
-    hass.bus.async_listen(event_type, seen.append)
-    return seen
+    return async_capture_events(hass, event_type)
 
 
 async def _jbd(hass: HomeAssistant, proxy: VirtualProxy, **options: Any) -> Any:
