@@ -24,11 +24,12 @@ from custom_components.ble_battery_solar.const import (
     CONF_IMBALANCE_MINUTES,
     CONF_IMBALANCE_MV,
     CONF_UPDATE_INTERVAL,
+    CONF_VARIANT,
     DOMAIN,
     EVENT_IMBALANCE,
 )
 
-from .conftest import advance, setup_entry
+from .conftest import advance, heard, make_entry, setup_entry
 from .test_e2e_families import NO_CELL_DATA, device_of
 
 PACK = "5E:51:00:00:40:01"
@@ -218,3 +219,21 @@ async def test_a_solar_controller_has_no_cell_alert(
                                   model=SolarModel()))
     entry = await setup_entry(hass, rover)
     assert "cell_imbalance" not in _entity_ids(hass, entry.entry_id, rover.address)
+
+
+async def test_parallel_packs_name_the_pack_of_the_cell(
+    hass: HomeAssistant, proxy: VirtualProxy
+) -> None:
+    system = proxy.add(make_device("seplos", "5E:51:00:00:40:03", variant="v3:2"))
+    system.model.cell_faults[3] = -0.1
+    await heard(hass, system.address)
+    entry = make_entry(system, {CONF_IMBALANCE_MINUTES: 0})
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_VARIANT: "v3:2"})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(entry.runtime_data.data["packs"]) == 2
+    alert = hass.states.get(_entity_ids(hass, entry.entry_id, system.address)["cell_imbalance"])
+    assert alert.state == STATE_ON
+    assert (alert.attributes["lowest_pack"], alert.attributes["lowest_cell"]) == (1, 3)
+    assert alert.attributes["pack"] in (1, 2)

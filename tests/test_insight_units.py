@@ -64,3 +64,22 @@ def test_time_to_smoothing_does_not_depend_on_the_interval() -> None:
     for t in range(30, 61, 30):
         slow.update(step, t, 90)
     assert fast.current == pytest.approx(slow.current, rel=1e-9)
+
+
+def test_cells_of_parallel_packs_are_named_by_pack_and_cell() -> None:
+    sample = {
+        "cell_voltages": [3.30, 3.31, 3.30, 3.31, 3.30, 3.18, 3.31, 3.30],
+        "packs": [
+            {"pack_address": 1, "cell_voltages": [3.30, 3.31, 3.30, 3.31]},
+            {"pack_address": 2, "cell_voltages": [3.30, 3.18, 3.31, 3.30]},
+        ],
+    }
+    stats = cell_stats(sample)
+    assert stats is not None
+    attributes = stats.attributes()
+    assert (attributes["pack"], attributes["cell"]) == (2, 2)
+    assert (attributes["lowest_pack"], attributes["lowest_cell"]) == (2, 2)
+    assert (attributes["highest_pack"], attributes["highest_cell"]) == (1, 2)
+    single = cell_stats({"cell_voltages": [3.3, 3.2]})
+    assert single is not None
+    assert "pack" not in single.attributes()

@@ -28,6 +28,8 @@ class CellStats:
     highest_cell: int
     average: float
     outlier_cell: int  # the cell furthest from the average: the one to look at
+    # several packs (Seplos V3 in parallel): pack number of each cell, numbered within it
+    packs: tuple[tuple[int, int], ...] | None = None
 
     @property
     def spread(self) -> float:
@@ -35,8 +37,8 @@ class CellStats:
         return round(self.highest - self.lowest, 4)
 
     def attributes(self) -> dict[str, Any]:
-        """Which cells, for state attributes and event data."""
-        return {
+        """Which cells, for state attributes and event data (with their pack, if several)."""
+        out: dict[str, Any] = {
             "cell": self.outlier_cell,
             "lowest_cell": self.lowest_cell,
             "lowest_voltage": self.lowest,
@@ -44,6 +46,12 @@ class CellStats:
             "highest_voltage": self.highest,
             "spread_mv": round(self.spread * 1000),
         }
+        if self.packs:
+            for name in ("cell", "lowest_cell", "highest_cell"):
+                pack, cell = self.packs[out[name] - 1]
+                out[name] = cell
+                out[name.replace("cell", "pack")] = pack
+        return out
 
 
 def cell_stats(sample: Sample) -> CellStats | None:
@@ -57,8 +65,19 @@ def cell_stats(sample: Sample) -> CellStats | None:
     return CellStats(
         lowest=lowest, lowest_cell=cells.index(lowest) + 1,
         highest=highest, highest_cell=cells.index(highest) + 1,
-        average=round(average, 4), outlier_cell=outlier + 1,
+        average=round(average, 4), outlier_cell=outlier + 1, packs=_pack_of_each_cell(sample),
     )
+
+
+def _pack_of_each_cell(sample: Sample) -> tuple[tuple[int, int], ...] | None:
+    """(pack, cell within it) of each top-level cell, when the cells are several packs'."""
+    packs = sample.get("packs") or []
+    where = [
+        (pack.get("pack_address", number + 1), index + 1)
+        for number, pack in enumerate(packs)
+        for index in range(len(pack.get("cell_voltages") or []))
+    ]
+    return tuple(where) if len(packs) > 1 and len(where) == len(sample["cell_voltages"]) else None
 
 
 class ImbalanceMonitor:
