@@ -68,6 +68,9 @@ class SimDevice:
     gatt: ClassVar[dict[str, dict[str, tuple[str, ...]]]] = {}
     notify_uuid: ClassVar[str | None] = None
     mtu: int = 23
+    # alarm and protection bits, laid out as the family's problem_code (JBD, JK, Daly and
+    # Seplos V3 put them into their frames; a test sets them to raise alarms)
+    problem_code: int = 0
     # seconds between frames a device pushes by itself (None: it only answers)
     stream_period: ClassVar[float | None] = None
 

@@ -66,6 +66,8 @@ class BatteryModel:
     current_fn: Callable[[float], float] | None = None
     health: float = 98.0
     ambient: float = 24.5  # air around the pack (sensors other than the cells')
+    # a failing cell: cell number (from 1) -> volts added to it (no balancer corrects it)
+    cell_faults: dict[int, float] = field(default_factory=dict)
     _last: float | None = None
     _elapsed_h: float = 0.0
     _discharged_ah: float = 0.0
@@ -120,7 +122,8 @@ class BatteryModel:
     def cell_voltages(self) -> list[float]:
         """Cell voltages (V): open-circuit voltage, IR drop and each cell's drift."""
         base = ocv(self.soc) + self.current * CELL_RESISTANCE
-        return [round(base + o, 3) for o in self._offsets]
+        return [round(base + o + self.cell_faults.get(i + 1, 0.0), 3)
+                for i, o in enumerate(self._offsets)]
 
     @property
     def voltage(self) -> float:

@@ -62,6 +62,7 @@ class DalyDevice(ModbusDevice):
         data[106:108] = u(m.soc < 1.0, 2)
         data[108:110] = u(m.soc > 0.0, 2)
         data[112:114] = u(m.delta * 1000, 2)
+        data[116:124] = u(self.problem_code & (1 << 64) - 1, 8)  # fault bitmap 0x3A-0x3D
         # the MOSFET temperature block overlays registers 0x3E-0x46 (register 0x42)
         data[132:134] = u(self.mosfet_temperature + 40, 2)
         return words(bytes(data), 0)

@@ -44,7 +44,7 @@ class JbdDevice(SimDevice):
                 + u(m.cycles, 2)
                 + b"\x2c\x7c"  # production date
                 + u(0x5 if m.balancing else 0, 4)  # balance bits
-                + b"\x00\x00"  # protection bits
+                + u(self.problem_code & 0xFFFF, 2)  # protection bits
                 + b"\x80"  # software version
                 + bytes((round(m.soc * 100), fets, m.cells, len(m.temperatures)))
                 + b"".join(u(t * 10 + 2731, 2) for t in m.temperatures)

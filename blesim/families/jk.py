@@ -130,4 +130,6 @@ class JkDevice(SimDevice):
         for pos, value in zip(slots, values, strict=True):
             body[pos : pos + 2] = u(value * 10, 2, "little", signed=True)
         put(214, u((1 << len(slots)) - 1, 2, "little"))
+        alarms = 136 if self.layout_24s else 166  # 24S: upper half of the word at 134
+        body[alarms : alarms + 2] = u(self.problem_code & 0xFFFF, 2, "little")
         return self._frame(0x02, body)

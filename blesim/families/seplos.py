@@ -84,4 +84,6 @@ class SeplosDevice(ModbusDevice):
         states = 0x01 * (m.soc > 0.0) | 0x02 * (m.soc < 1.0) | 0x04 * m.balancing
         eic = bytearray(10)
         eic[7] = states
+        alarms = (self.problem_code & (1 << 72) - 1).to_bytes(9, "big")  # EIC bytes 1-9
+        eic[1:10] = bytes(a | b for a, b in zip(alarms, eic[1:10], strict=True))
         return {0x2200 + i: bool(eic[i // 8] >> (i % 8) & 1) for i in range(0x50)}

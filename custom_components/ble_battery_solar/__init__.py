@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.util.hass_dict import HassKey
 
+from .bank import BatteryBank, is_bank
 from .connection import ConnectionManager
 from .const import CONF_FAMILY, CONF_VARIANT, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
@@ -37,7 +38,9 @@ def get_manager(hass: HomeAssistant) -> ConnectionManager:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
-    """Set up one device: first poll, then its entities."""
+    """Set up one device: first poll, then its entities (or a battery bank of packs)."""
+    if is_bank(entry):
+        return await _async_setup_bank(hass, entry)
     if entry.data.get(CONF_FAMILY) not in FAMILIES:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -70,6 +73,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
     return True
 
 
+async def _async_setup_bank(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """A battery bank: follows its packs, has sensors only."""
+    bank = BatteryBank(hass, entry)
+    bank.attach()
+    entry.runtime_data = bank
+    entry.async_on_unload(bank.detach)
+    await hass.config_entries.async_forward_entry_setups(entry, [Platform.SENSOR])
+    return True
+
+
 async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
     coordinator = entry.runtime_data
     variant = driver_variant(coordinator.family, entry.data.get(CONF_VARIANT), entry.options)
@@ -86,6 +99,8 @@ async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConf
 
 async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:
     """Unload the entities and close the device's link."""
+    if is_bank(entry):
+        return await hass.config_entries.async_unload_platforms(entry, [Platform.SENSOR])
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         entry.runtime_data.async_shutdown_extras()
@@ -94,6 +109,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEn
         others = [
             e for e in hass.config_entries.async_entries(DOMAIN)
             if e.entry_id != entry.entry_id
+            and not is_bank(e)
             and e.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
         ]
         if not others:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
@@ -12,10 +12,19 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import BleBatterySolarConfigEntry
-from .entity import BleBatterySolarEntity, async_add_as_reported
+from .alarms import alarm_conditions
+from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
+from .insight_entities import (
+    IMBALANCE,
+    AlarmBinarySensor,
+    ImbalanceBinarySensor,
+    alarm_descriptions,
+    has_cells,
+)
 from .protocol import Sample
 
 PARALLEL_UPDATES = 0
@@ -69,11 +78,24 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create binary sensors for the flags the device reports."""
+    alarms = alarm_descriptions(alarm_conditions(entry.runtime_data.driver))
     async_add_as_reported(
-        entry,
-        async_add_entities,
-        lambda sample: ((d, BleBinarySensor) for d in BINARY_SENSORS if d.source in sample),
+        entry, async_add_entities, lambda sample: _candidates(sample, alarms)
     )
+
+
+def _candidates(
+    sample: Sample, alarms: list[BinarySensorEntityDescription]
+) -> Iterator[tuple[EntityDescription, EntityFactory]]:
+    """The flags the device reports, the imbalance alert (with cells), decoded alarms."""
+    for description in BINARY_SENSORS:
+        if description.source in sample:
+            yield description, BleBinarySensor
+    if has_cells(sample):
+        yield IMBALANCE, ImbalanceBinarySensor
+    if "problem_code" in sample:
+        for alarm in alarms:
+            yield alarm, AlarmBinarySensor
 
 
 class BleBinarySensor(BleBatterySolarEntity, BinarySensorEntity):

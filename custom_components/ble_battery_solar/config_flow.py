@@ -16,26 +16,34 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_ADDRESS
+from homeassistant.const import CONF_ADDRESS, CONF_NAME
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
+from .bank import CONF_BANK, CONF_PACKS, is_bank
 from .connection import LinkError
 from .const import (
     CONF_FAMILY,
+    CONF_IMBALANCE_MINUTES,
+    CONF_IMBALANCE_MV,
     CONF_KEEP_ALIVE,
     CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
+    DEFAULT_IMBALANCE_MINUTES,
+    DEFAULT_IMBALANCE_MV,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
+    MAX_IMBALANCE_MINUTES,
+    MAX_IMBALANCE_MV,
     MAX_KEEP_ALIVE,
     MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
+    MIN_IMBALANCE_MV,
     MIN_UPDATE_INTERVAL,
 )
 from .options import configured_packs, has_pack_count
@@ -43,6 +51,7 @@ from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
 from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
 
 IDENTIFY = "identify"  # the user step's "Identify unknown device" choice
+BANK = "bank"  # the user step's "Create a battery bank" choice
 # Family-specific protocols first: many BMS also expose the generic Battery Service.
 _PROBE_ORDER = sorted(FAMILIES, key=lambda f: DRIVERS[f].generic)
 
@@ -122,6 +131,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             address = user_input.get(CONF_ADDRESS)
             if address == IDENTIFY:
                 return await self.async_step_identify()
+            if address == BANK:
+                return await self.async_step_bank()
             if address in self._choices:
                 await self.async_set_unique_id(address, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
@@ -141,7 +152,8 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             else:  # no family, or several, claim it: the user may have it identified
                 self._unknown[info.address] = info
         self._unknown = {a: i for a, i in self._unknown.items() if a not in configured}
-        if not self._choices and not self._unknown:
+        packs = self._bank_candidates()
+        if not self._choices and not self._unknown and len(packs) < 2:
             return self.async_abort(reason="no_devices_found")
         options = [
             selector.SelectOptionDict(
@@ -151,12 +163,51 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         ]
         if self._unknown:
             options.append(selector.SelectOptionDict(value=IDENTIFY, label=IDENTIFY))
+        if len(packs) >= 2:
+            options.append(selector.SelectOptionDict(value=BANK, label=BANK))
         return self.async_show_form(
             step_id="user",
             data_schema=vol.Schema({
                 vol.Optional(CONF_ADDRESS): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=options, translation_key="user_choice")
                 )
+            }),
+            errors=errors,
+        )
+
+    def _bank_candidates(self) -> dict[str, str]:
+        """Configured, loaded battery packs (entry id → title) a bank can combine."""
+        return {
+            entry.entry_id: entry.title
+            for entry in self.hass.config_entries.async_loaded_entries(DOMAIN)
+            if not is_bank(entry) and getattr(entry.runtime_data, "driver", None) is not None
+            and entry.runtime_data.driver.kind == "battery"
+        }
+
+    async def async_step_bank(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A battery bank: a name and at least two configured packs."""
+        packs = self._bank_candidates()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            chosen = [p for p in user_input.get(CONF_PACKS, []) if p in packs]
+            if len(chosen) < 2:
+                errors["base"] = "bank_needs_two_packs"
+            else:
+                return self.async_create_entry(
+                    title=str(user_input[CONF_NAME]).strip() or "Battery bank",
+                    data={CONF_BANK: True, CONF_PACKS: chosen},
+                )
+        return self.async_show_form(
+            step_id="bank",
+            data_schema=vol.Schema({
+                vol.Required(CONF_NAME, default="Battery bank"): selector.TextSelector(),
+                vol.Required(CONF_PACKS): selector.SelectSelector(selector.SelectSelectorConfig(
+                    options=[selector.SelectOptionDict(value=k, label=v)
+                             for k, v in packs.items()],
+                    multiple=True,
+                )),
             }),
             errors=errors,
         )
@@ -315,7 +366,7 @@ def _number_box(low: int, high: int, unit: str | None = None) -> selector.Number
 
 
 class BleBatterySolarOptionsFlow(OptionsFlow):
-    """Update interval, keep-connection window, release time; applied without a restart."""
+    """Polling, connection and alert settings; applied without a restart."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -346,6 +397,17 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+<<<<<<< HEAD
                 **packs,
+=======
+                vol.Required(
+                    CONF_IMBALANCE_MV,
+                    default=options.get(CONF_IMBALANCE_MV, DEFAULT_IMBALANCE_MV),
+                ): _number_box(MIN_IMBALANCE_MV, MAX_IMBALANCE_MV, "mV"),
+                vol.Required(
+                    CONF_IMBALANCE_MINUTES,
+                    default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
+                ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
+>>>>>>> insight
             }),
         )

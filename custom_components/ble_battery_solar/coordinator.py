@@ -37,7 +37,12 @@ from .const import (
 )
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
+<<<<<<< HEAD
 from .options import driver_variant, validate_options
+=======
+from .insight import DeviceInsight
+from .options import validate_options
+>>>>>>> insight
 from .protocol import Sample, get_driver
 
 if TYPE_CHECKING:
@@ -105,6 +110,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             update_interval=timedelta(seconds=interval),
             always_update=False,
         )
+        self.insight = DeviceInsight(hass, self)  # cell health, time to full/empty, alarms
 
     async def async_apply_options(self) -> None:
         """Apply changed options at once, without a reload."""
@@ -216,6 +222,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._cancel_resume_timer()
         self._cancel_path_wait_if_any()
         self.health.clear()
+        self.insight.clear()
 
     # --- polling ------------------------------------------------------------------------
 
@@ -305,6 +312,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
         self._energy_added = True
+        self.insight.observe(sample, done, interval)
         return sample
 
     # --- for the Connection status sensor -------------------------------------------------
@@ -328,6 +336,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         """
         super()._async_refresh_finished()
         self._update_energy_if_data_unchanged()
+        if self.last_update_success:
+            self.insight.publish()  # insight states, then its events (imbalance, alarms)
         kind = None if self.last_update_success else str(
             getattr(self.last_exception, "translation_key", None) or "error"
         )

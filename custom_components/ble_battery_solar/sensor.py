@@ -30,9 +30,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import BleBatterySolarConfigEntry
+from .bank import async_setup_bank_sensors, is_bank
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
+<<<<<<< HEAD
 from .pack_entities import async_add_pack_sensors
+=======
+from .insight_entities import ALARMS, TIME_TO, AlarmsSensor, TimeToSensor, has_charge
+>>>>>>> insight
 from .protocol import Sample
 from .status import (
     CONNECTION,
@@ -201,6 +206,13 @@ def _list_descriptions(sample: Sample) -> list[BleSensorDescription]:
                 state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
                 value_fn=_cell_summary(fn), attributes_fn=_which_cell(fn),
             ))
+        out.append(BleSensorDescription(
+            key="average_cell_voltage", translation_key="average_cell_voltage",
+            device_class=SD.VOLTAGE, native_unit_of_measurement=V,
+            state_class=SensorStateClass.MEASUREMENT, suggested_display_precision=3,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            value_fn=_cell_summary(lambda cells: round(sum(cells) / len(cells), 4)),
+        ))
     for i in range(len(sample.get("temperatures") or [])):
         out.append(BleSensorDescription(
             key=f"temperature_{i + 1}", translation_key="temperature_probe",
@@ -271,9 +283,15 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create sensors for every value the device reports; add new ones as they appear."""
-    controller = entry.runtime_data.driver.kind == "controller"
+    if is_bank(entry):
+        await async_setup_bank_sensors(hass, entry, async_add_entities)
+        return
+    driver = entry.runtime_data.driver
+    controller = driver.kind == "controller"
+    decoded = bool(driver.alarm_table())
     async_add_as_reported(
-        entry, async_add_entities, lambda sample: _candidates(sample, controller=controller)
+        entry, async_add_entities,
+        lambda sample: _candidates(sample, controller=controller, alarms=decoded),
     )
     async_add_pack_sensors(entry, async_add_entities, _pack_candidates)
 
@@ -285,7 +303,7 @@ def _pack_candidates(pack: Sample) -> Iterator[BleSensorDescription]:
 
 
 def _candidates(
-    sample: Sample, *, controller: bool
+    sample: Sample, *, controller: bool, alarms: bool
 ) -> Iterator[tuple[EntityDescription, EntityFactory]]:
     """Every sensor the sample supports: values, cells and probes, energy, link statistics.
 
@@ -299,6 +317,11 @@ def _candidates(
     for energy in ENERGY_SENSORS:
         if energy.source in sample and energy.source not in skip:
             yield energy, EnergySensor
+    if not controller and has_charge(sample):
+        for time_to in TIME_TO:
+            yield time_to, TimeToSensor
+    if alarms and "problem_code" in sample:
+        yield ALARMS, AlarmsSensor
     for link in LINK_SENSORS:
         yield link, LinkSensor
     yield CONNECTION, ConnectionSensor

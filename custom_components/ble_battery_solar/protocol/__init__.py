@@ -17,20 +17,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import devices
+from .alarms import CONDITIONS, NEEDS_ACTION, active_alarms, unnamed_bits
 from .base import Driver, Matcher, uuid16
 from .models import Advertisement, FrameError, Sample
 
 __all__ = [
+    "CONDITIONS",
     "FAMILIES",
+    "NEEDS_ACTION",
     "Advertisement",
     "Driver",
     "FrameError",
     "Matcher",
     "Sample",
+    "active_alarms",
     "decode",
     "driver_for",
     "drivers_matching",
     "get_driver",
+    "unnamed_bits",
     "uuid16",
 ]
 

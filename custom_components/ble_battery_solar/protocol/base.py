@@ -31,11 +31,12 @@ import fnmatch
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, TypedDict
 
+from .alarms import AlarmBit
 from .checks import check_plausible
 from .checksums import crc16_modbus, crc16_xmodem, sum8, sum16
 from .models import Advertisement, FrameError, Sample
@@ -239,9 +240,15 @@ class Driver(ABC):
     required_keys: ClassVar[tuple[str, ...]] = ()
     # False for protocols whose frames carry no checksum (their framing is checked instead)
     checksummed: ClassVar[bool] = True
+    # problem_code bit -> (condition, severity), see alarms.py; empty: not decoded
+    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = {}
 
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant
+
+    def alarm_table(self) -> Mapping[int, AlarmBit]:
+        """The alarm bits of this device's problem_code (a variant may lay them out otherwise)."""
+        return self.alarm_bits
 
     # advertisement matching
 

@@ -20,9 +20,15 @@ map whatever the variant.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from custom_components.ble_battery_solar.protocol.alarms import (
+    AlarmBit,
+    fault,
+    protection,
+    warning,
+)
 from custom_components.ble_battery_solar.protocol.base import (
     Field,
     Matcher,
@@ -83,6 +89,54 @@ STATUS_FIELDS = (
 _EIGHTY = re.compile(r"\b80\b")
 
 
+# Fault bitmap (registers 0x3A-0x3D read as one 64-bit big-endian word), as decoded by
+# the ESPHome daly_bms_ble component: level 1 is a warning, level 2 a protection.
+ALARM_BITS: dict[int, AlarmBit] = {
+    16: warning("mosfet_overtemperature"),  # charge MOSFET
+    17: warning("mosfet_overtemperature"),  # discharge MOSFET
+    18: fault("sensor_fault"),  # charge MOSFET temperature sensor
+    19: fault("sensor_fault"),  # discharge MOSFET temperature sensor
+    20: fault("mosfet_fault"),  # charge MOSFET stuck closed
+    21: fault("mosfet_fault"),  # discharge MOSFET stuck closed
+    22: fault("mosfet_fault"),  # charge MOSFET circuit
+    23: fault("mosfet_fault"),  # discharge MOSFET circuit
+    24: fault("hardware_fault"),  # AFE acquisition chip
+    25: fault("hardware_fault"),  # cell voltage collection offline
+    26: fault("sensor_fault"),  # cell temperature sensor
+    27: fault("hardware_fault"),  # EEPROM
+    28: fault("hardware_fault"),  # real-time clock
+    29: fault("hardware_fault"),  # precharge failed
+    30: fault("hardware_fault"),  # vehicle communication
+    31: fault("hardware_fault"),  # internal network module
+    32: warning("charge_overcurrent"),
+    33: protection("charge_overcurrent"),
+    34: warning("discharge_overcurrent"),
+    35: protection("discharge_overcurrent"),
+    38: warning("low_state_of_charge"),
+    39: protection("low_state_of_charge"),
+    40: warning("cell_imbalance"),
+    41: protection("cell_imbalance"),
+    42: warning("temperature_difference"),
+    43: protection("temperature_difference"),
+    48: warning("cell_overvoltage"),
+    49: protection("cell_overvoltage"),
+    50: warning("cell_undervoltage"),
+    51: protection("cell_undervoltage"),
+    52: warning("pack_overvoltage"),
+    53: protection("pack_overvoltage"),
+    54: warning("pack_undervoltage"),
+    55: protection("pack_undervoltage"),
+    56: warning("charge_overtemperature"),
+    57: protection("charge_overtemperature"),
+    58: warning("charge_undertemperature"),
+    59: protection("charge_undertemperature"),
+    60: warning("discharge_overtemperature"),
+    61: protection("discharge_overtemperature"),
+    62: warning("discharge_undertemperature"),
+    63: protection("discharge_undertemperature"),
+}
+
+
 class DalyDriver(ModbusDriver):
     """Daly BMS; variant "80" (or any variant naming 80 registers) reads the 80-register block."""
 
@@ -104,6 +158,7 @@ class DalyDriver(ModbusDriver):
     # ESS-DL / 100Balance boards advertise like the others: a silent board is asked at 0x81
     probe_variants = ("p81",)
     required_keys = ("voltage", "current")
+    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = ALARM_BITS
 
     def poll(self) -> list[Block]:
         if self.variant is not None and "p81" in self.variant.lower():

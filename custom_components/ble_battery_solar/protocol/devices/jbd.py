@@ -11,8 +11,10 @@ real packs), which framing skips. Big-endian; voltage 10 mV, current signed 10 m
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ..alarms import AlarmBit, fault, protection
 from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, uuid16, values_list
 from ..models import Advertisement, Sample
 from .humsienk import HumsienkDriver
@@ -55,6 +57,24 @@ def request(cmd: int) -> bytes:
     return bytes((HEAD, 0xA5)) + body + checksum(body).to_bytes(2, "big") + bytes((TAIL,))
 
 
+# Protection status word (basic info bytes 16-17), from the JBD protocol document.
+ALARM_BITS: dict[int, AlarmBit] = {
+    0: protection("cell_overvoltage"),
+    1: protection("cell_undervoltage"),
+    2: protection("pack_overvoltage"),
+    3: protection("pack_undervoltage"),
+    4: protection("charge_overtemperature"),
+    5: protection("charge_undertemperature"),
+    6: protection("discharge_overtemperature"),
+    7: protection("discharge_undertemperature"),
+    8: protection("charge_overcurrent"),
+    9: protection("discharge_overcurrent"),
+    10: protection("short_circuit"),
+    11: fault("hardware_fault"),  # front-end (AFE) IC error
+    12: protection("outputs_locked"),  # MOSFETs switched off by software (the app)
+}
+
+
 class JbdDriver(Driver):
     """JBD smart BMS; two requests per poll (basic info, cell voltages)."""
 
@@ -65,6 +85,7 @@ class JbdDriver(Driver):
     write_uuid = uuid16(0xFF02)
     matchers: ClassVar[tuple[Matcher, ...]] = ({"service_uuid": uuid16(0xFF00), "connectable": True},)
     required_keys = ("voltage", "current")
+    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = ALARM_BITS
 
     @classmethod
     def claims(cls, adv: Advertisement) -> bool:

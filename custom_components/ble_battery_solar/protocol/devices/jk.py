@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from ..alarms import AlarmBit, fault, protection
 from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
 from ..models import FrameError, Sample
 
@@ -132,6 +134,27 @@ def _text(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
 
 
+# Alarm word (cell info, 32S layout byte 166, 24S layout byte 136; little-endian), as
+# decoded by the ESPHome jk_bms_ble component; bit 3 is unused and bit 4 ("battery
+# fully charged") is a state, not an alarm.
+ALARM_BITS: dict[int, AlarmBit] = {
+    0: fault("wiring_fault"),  # balance lead resistance too high
+    1: protection("mosfet_overtemperature"),
+    2: fault("configuration_error"),  # cell count differs from the settings
+    5: protection("pack_overvoltage"),
+    6: protection("charge_overcurrent"),
+    7: protection("short_circuit"),  # while charging
+    8: protection("charge_overtemperature"),
+    9: protection("charge_undertemperature"),
+    10: fault("hardware_fault"),  # coprocessor communication error
+    11: protection("cell_undervoltage"),
+    12: protection("pack_undervoltage"),
+    13: protection("discharge_overcurrent"),
+    14: protection("short_circuit"),  # while discharging
+    15: protection("discharge_overtemperature"),
+}
+
+
 class JkDriver(Driver):
     """JK BMS (JK02 protocol, 24S- and 32S-era firmware)."""
 
@@ -147,6 +170,7 @@ class JkDriver(Driver):
     )
     # JK02 cell info always carries the current; JK04 frames have none
     required_keys = ("voltage", "cell_voltages")
+    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = ALARM_BITS
 
     def __init__(self, variant: str | None = None) -> None:
         super().__init__(variant)

@@ -26,9 +26,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from custom_components.ble_battery_solar.protocol.alarms import (
+    AlarmBit,
+    fault,
+    protection,
+    warning,
+)
 from custom_components.ble_battery_solar.protocol.base import (
     NEED_MORE,
     Field,
@@ -142,6 +148,45 @@ def _matcher(local_name: str, service: int) -> Matcher:
 _PACKS = re.compile(r"(?:v3:|\b)(\d+)(?:\s*packs?\b|$)")
 
 
+# V3 alarm bytes of EIC (bytes 1-9 as one big-endian word: byte k at bit (9 - k) * 8), from
+# the Seplos V3 Modbus protocol's event tables: TB02 voltage (byte 1), TB03 cell
+# temperature (byte 2), TB05 current (byte 4), TB06 capacity (byte 6), TB15 hard faults (byte 9).
+V3_ALARM_BITS: dict[int, AlarmBit] = {
+    64: warning("cell_overvoltage"),
+    65: protection("cell_overvoltage"),
+    66: warning("cell_undervoltage"),
+    67: protection("cell_undervoltage"),
+    68: warning("pack_overvoltage"),
+    69: protection("pack_overvoltage"),
+    70: warning("pack_undervoltage"),
+    71: protection("pack_undervoltage"),
+    56: warning("charge_overtemperature"),
+    57: protection("charge_overtemperature"),
+    58: warning("charge_undertemperature"),
+    59: protection("charge_undertemperature"),
+    60: warning("discharge_overtemperature"),
+    61: protection("discharge_overtemperature"),
+    62: warning("discharge_undertemperature"),
+    63: protection("discharge_undertemperature"),
+    40: warning("charge_overcurrent"),
+    41: protection("charge_overcurrent"),
+    42: protection("charge_overcurrent"),  # second level
+    43: warning("discharge_overcurrent"),
+    44: protection("discharge_overcurrent"),
+    45: protection("discharge_overcurrent"),  # second level
+    46: protection("short_circuit"),
+    26: warning("low_state_of_charge"),
+    27: protection("low_state_of_charge"),
+    28: warning("cell_imbalance"),
+    0: fault("sensor_fault"),  # NTC wire break or short
+    1: fault("hardware_fault"),  # AFE communication
+    2: fault("mosfet_fault"),  # charge MOSFETs short
+    3: fault("mosfet_fault"),  # discharge MOSFETs short
+    4: fault("cell_imbalance"),  # large voltage difference
+    5: fault("wiring_fault"),  # broken sense line
+}
+
+
 class SeplosDriver(ModbusDriver):
     """Seplos V3 (Modbus, EMS + packs) and V2 (7E framing) BMS."""
 
@@ -157,6 +202,8 @@ class SeplosDriver(ModbusDriver):
     slaves = frozenset(range(SYSTEM, MAX_PACKS + 1))
     functions = frozenset({0x01, 0x04})
     required_keys = ("voltage", "current")
+    # V3 only: the V2 alarm bytes are laid out otherwise and are not decoded
+    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = V3_ALARM_BITS
 
     def __init__(self, variant: str | None = None) -> None:
         super().__init__(variant)
@@ -168,6 +215,10 @@ class SeplosDriver(ModbusDriver):
             self.service_uuid = uuid16(0xFF00)  # type: ignore[misc]
             self.notify_uuid = uuid16(0xFF01)  # type: ignore[misc]
             self.write_uuid = uuid16(0xFF02)  # type: ignore[misc]
+
+    def alarm_table(self) -> Mapping[int, AlarmBit]:
+        """V3's EIC alarm bits; V2 boards' problem_code is left undecoded."""
+        return {} if self.v2 else self.alarm_bits
 
     @classmethod
     def variant_for(cls, adv: Advertisement) -> str:
