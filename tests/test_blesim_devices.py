@@ -25,8 +25,8 @@ from custom_components.ble_battery_solar.protocol.base import crc16_modbus as li
 from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as lib_xmodem
 
 ADDRESS = "AA:BB:CC:00:00:01"
-# protocols that carry no cell voltages (LiPower / Ective BM X, Super-B: pack values only)
-NO_CELL_DATA = frozenset({"lipower", "superb"})
+# protocols that carry no cell voltages (LiPower / Ective BM X, Super-B, Buknuwo: pack values only)
+NO_CELL_DATA = frozenset({"lipower", "superb", "buknuwo"})
 # protocols that report only the highest and lowest cell (Pylontech RT): the spread, no cell list
 CELL_SPREAD_ONLY = frozenset({"pylontech"})
 VECTORS = list(load_vectors().values())

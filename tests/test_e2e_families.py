@@ -45,8 +45,8 @@ from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_KEEP_ALI
 
 from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
-# protocols that carry no cell voltages (LiPower / Ective BM X, Super-B: pack values only)
-NO_CELL_DATA = frozenset({"lipower", "superb"})
+# protocols that carry no cell voltages (LiPower / Ective BM X, Super-B, Buknuwo: pack values only)
+NO_CELL_DATA = frozenset({"lipower", "superb", "buknuwo"})
 # A family recognised by its module vendor's address prefix names its own test address.
 ADDRESSES = {
     family: getattr(DEVICE_CLASSES[family], "default_address", None) or f"5E:51:00:00:00:{i + 1:02X}"
