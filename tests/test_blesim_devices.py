@@ -25,7 +25,7 @@ from custom_components.ble_battery_solar.protocol.base import crc16_modbus as li
 from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as lib_xmodem
 
 ADDRESS = "AA:BB:CC:00:00:01"
-# protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
+# protocols that carry no cell voltages (LiPower / Ective BM X, Pro, Super-B, Buknuwo: pack values only)
 NO_CELL_DATA = frozenset({"lipower", "pro", "superb", "buknuwo"})
 # protocols that report only the highest and lowest cell (Pylontech RT): the spread, no cell list
 CELL_SPREAD_ONLY = frozenset({"pylontech"})
@@ -129,6 +129,7 @@ def test_no_answer_swallows_requests_and_streams() -> None:
 
 @pytest.mark.parametrize(("family", "variant"), [
     ("jk", "JK02_24S"), ("ant", "legacy"), ("renogy_battery", "pro"), ("daly", "80"),
+    ("superb", "v2"),
 ])
 def test_variants_decode(family: str, variant: str) -> None:
     device = make_device(family, ADDRESS, variant=variant)

@@ -46,7 +46,7 @@ from custom_components.ble_battery_solar.protocol import get_driver
 
 from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
-# protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
+# protocols that carry no cell voltages (LiPower / Ective BM X, Pro, Super-B, Buknuwo: pack values only)
 NO_CELL_DATA = frozenset({"lipower", "pro", "superb", "buknuwo"})
 # what a simulated solar device reports beyond PV and yield (some have no load output)
 SOLAR_EXTRA = {"renogy_controller": ("load_power",), "srne": ("load_power", "problem_code"),

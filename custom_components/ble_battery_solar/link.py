@@ -132,10 +132,11 @@ class Link:
     async def _ensure_subscribed(self) -> None:
         if self._subscribed or self.driver.notify_uuid is None:
             return
-        await self._bounded(
-            "enabling notifications",
-            self.client.start_notify(self.driver.notify_uuid, self._on_notify),
-        )
+        for uuid in (self.driver.notify_uuid, *self.driver.extra_notify_uuids):
+            await self._bounded(
+                "enabling notifications",
+                self.client.start_notify(uuid, self._on_notify),
+            )
         self._subscribed = True
 
     async def poll(self, *, retries: int = POLL_RETRIES, deadline: float | None = None) -> Sample:

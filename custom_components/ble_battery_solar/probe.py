@@ -53,7 +53,8 @@ def candidate_drivers(families: Sequence[str], advertisement: object) -> list[Dr
 def _has_characteristics(client: BleakClient, driver: Driver) -> bool:
     """Whether the device has every characteristic the family polls through."""
     services = client.services
-    uuids = [u for u in (driver.notify_uuid, driver.write_uuid, driver.read_uuid) if u]
+    uuids = [u for u in (driver.notify_uuid, *driver.extra_notify_uuids, driver.write_uuid,
+                         driver.read_uuid) if u]
     return bool(uuids) and all(services.get_characteristic(u) is not None for u in uuids)
 
 
@@ -80,8 +81,11 @@ async def _answers(client: BleakClient, driver: Driver) -> bool:
     except FrameError:
         return False  # its requests need what only the advertised name tells (e.g. a key)
     request = requests[0] if requests else None
-    await client.start_notify(driver.notify_uuid, on_notify)
+    subscribed: list[str] = []
     try:
+        for uuid in (driver.notify_uuid, *driver.extra_notify_uuids):
+            await client.start_notify(uuid, on_notify)
+            subscribed.append(uuid)
         if request is not None:
             assert driver.write_uuid is not None
             await client.write_gatt_char(
@@ -94,8 +98,9 @@ async def _answers(client: BleakClient, driver: Driver) -> bool:
     except (TimeoutError, FrameError):
         return False  # silence, or bytes that are no frame of this family
     finally:
-        with contextlib.suppress(BleakError, TimeoutError, EOFError):
-            await client.stop_notify(driver.notify_uuid)
+        for uuid in subscribed:
+            with contextlib.suppress(BleakError, TimeoutError, EOFError):
+                await client.stop_notify(uuid)
     if isinstance(driver, ModbusDriver):
         # An exception reply ("illegal address") is a Modbus slave, not this device type.
         frames, _rest = driver.frames_in(b"".join(received))

@@ -227,6 +227,9 @@ class Driver(ABC):
     generic: ClassVar[bool] = False
     service_uuid: ClassVar[str]
     notify_uuid: ClassVar[str | None] = None
+    # further characteristics whose notifications belong to the same stream (Super-B v2
+    # pushes measurements on a second one); subscribed together with notify_uuid
+    extra_notify_uuids: ClassVar[tuple[str, ...]] = ()
     write_uuid: ClassVar[str | None] = None
     read_uuid: ClassVar[str | None] = None
     write_with_response: ClassVar[bool] = False
