@@ -40,7 +40,7 @@ from homeassistant.helpers.typing import StateType
 from .const import DOMAIN
 
 CONF_BANK = "bank"
-CONF_PACKS = "packs"
+CONF_MEMBERS = "packs"  # the member packs of a bank (entry ids)
 
 
 def is_bank(entry: ConfigEntry) -> bool:
@@ -61,7 +61,7 @@ class BatteryBank:
 
     def attach(self) -> None:
         """Follow the packs; ConfigEntryNotReady while one is not loaded."""
-        for entry_id in self.entry.data[CONF_PACKS]:
+        for entry_id in self.entry.data[CONF_MEMBERS]:
             member = self.hass.config_entries.async_get_entry(entry_id)
             if member is None:
                 raise ConfigEntryError(

@@ -20,7 +20,7 @@ from homeassistant.const import CONF_ADDRESS, CONF_NAME
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 
-from .bank import CONF_BANK, CONF_PACKS, is_bank
+from .bank import CONF_BANK, CONF_MEMBERS, is_bank
 from .connection import LinkError
 from .const import (
     CONF_FAMILY,
@@ -191,19 +191,19 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         packs = self._bank_candidates()
         errors: dict[str, str] = {}
         if user_input is not None:
-            chosen = [p for p in user_input.get(CONF_PACKS, []) if p in packs]
+            chosen = [p for p in user_input.get(CONF_MEMBERS, []) if p in packs]
             if len(chosen) < 2:
                 errors["base"] = "bank_needs_two_packs"
             else:
                 return self.async_create_entry(
                     title=str(user_input[CONF_NAME]).strip() or "Battery bank",
-                    data={CONF_BANK: True, CONF_PACKS: chosen},
+                    data={CONF_BANK: True, CONF_MEMBERS: chosen},
                 )
         return self.async_show_form(
             step_id="bank",
             data_schema=vol.Schema({
                 vol.Required(CONF_NAME, default="Battery bank"): selector.TextSelector(),
-                vol.Required(CONF_PACKS): selector.SelectSelector(selector.SelectSelectorConfig(
+                vol.Required(CONF_MEMBERS): selector.SelectSelector(selector.SelectSelectorConfig(
                     options=[selector.SelectOptionDict(value=k, label=v)
                              for k, v in packs.items()],
                     multiple=True,
@@ -397,9 +397,7 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
-<<<<<<< HEAD
                 **packs,
-=======
                 vol.Required(
                     CONF_IMBALANCE_MV,
                     default=options.get(CONF_IMBALANCE_MV, DEFAULT_IMBALANCE_MV),
@@ -408,6 +406,5 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_IMBALANCE_MINUTES,
                     default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
                 ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
->>>>>>> insight
             }),
         )

@@ -19,10 +19,8 @@ CONF_VARIANT: Final = "variant"
 CONF_RELEASE_MINUTES: Final = "release_minutes"
 DEFAULT_RELEASE_MINUTES: Final = 10  # "release connection" frees the device this long
 MAX_RELEASE_MINUTES: Final = 240
-<<<<<<< HEAD
 CONF_PACKS: Final = "packs"  # batteries behind one BT module / packs in parallel
 MAX_PACKS: Final = 16
-=======
 
 # battery insight: cell imbalance alert
 CONF_IMBALANCE_MV: Final = "imbalance_mv"
@@ -34,4 +32,3 @@ DEFAULT_IMBALANCE_MINUTES: Final = 5  # the spread must last this long (0: at on
 MAX_IMBALANCE_MINUTES: Final = 1440
 EVENT_IMBALANCE: Final = f"{DOMAIN}_imbalance"
 EVENT_ALARM: Final = f"{DOMAIN}_alarm"
->>>>>>> insight

@@ -37,12 +37,8 @@ from .const import (
 )
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
-<<<<<<< HEAD
-from .options import driver_variant, validate_options
-=======
 from .insight import DeviceInsight
-from .options import validate_options
->>>>>>> insight
+from .options import driver_variant, validate_options
 from .protocol import Sample, get_driver
 
 if TYPE_CHECKING:

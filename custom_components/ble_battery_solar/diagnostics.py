@@ -15,7 +15,7 @@ from homeassistant.const import CONF_ADDRESS
 from homeassistant.core import HomeAssistant
 
 from . import DATA_DBUS_MONITOR, BleBatterySolarConfigEntry
-from .bank import CONF_PACKS, BatteryBank, is_bank
+from .bank import CONF_MEMBERS, BatteryBank, is_bank
 from .frame_redaction import redact_hex_frames
 from .protocol.base import Driver
 
@@ -54,7 +54,7 @@ async def async_get_config_entry_diagnostics(
     """Everything useful in a bug report, without addresses, names or serials."""
     if is_bank(entry):  # a battery bank reads nothing itself
         bank: BatteryBank = entry.runtime_data  # type: ignore[assignment]
-        return {"bank": {"packs": len(entry.data.get(CONF_PACKS, [])),
+        return {"bank": {"packs": len(entry.data.get(CONF_MEMBERS, [])),
                          "reading": bank.samples() is not None}}
     coordinator = entry.runtime_data
     manager = coordinator.manager

@@ -33,11 +33,8 @@ from . import BleBatterySolarConfigEntry
 from .bank import async_setup_bank_sensors, is_bank
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity, EntityFactory, async_add_as_reported
-<<<<<<< HEAD
-from .pack_entities import async_add_pack_sensors
-=======
 from .insight_entities import ALARMS, TIME_TO, AlarmsSensor, TimeToSensor, has_charge
->>>>>>> insight
+from .pack_entities import async_add_pack_sensors
 from .protocol import Sample
 from .status import (
     CONNECTION,
