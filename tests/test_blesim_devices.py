@@ -26,7 +26,7 @@ from custom_components.ble_battery_solar.protocol.base import crc16_xmodem as li
 
 ADDRESS = "AA:BB:CC:00:00:01"
 # protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
-NO_CELL_DATA = frozenset({"lipower"})
+NO_CELL_DATA = frozenset({"lipower", "renogy_shunt"})
 VECTORS = list(load_vectors().values())
 
 

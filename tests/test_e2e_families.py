@@ -46,8 +46,8 @@ from custom_components.ble_battery_solar.protocol import get_driver
 
 from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
-# protocols that carry no cell voltages (LiPower / Ective BM X: pack values only)
-NO_CELL_DATA = frozenset({"lipower"})
+# protocols that carry no cell voltages (LiPower / Ective BM X, Renogy Smart Shunt: pack values only)
+NO_CELL_DATA = frozenset({"lipower", "renogy_shunt"})
 # what a simulated solar device must show besides PV voltage and power
 SOLAR_KEYS = {
     "renogy_controller": ("energy_generated_today", "load_power"),

@@ -61,6 +61,8 @@ class Sample(TypedDict, total=False):
     load_apparent_power: float
     load_percentage: int
     line_charging_current: float
+    # battery monitors with a second (starter) battery input
+    starter_voltage: float
     # identification, where a family reports it
     model: str
     serial_number: str
