@@ -48,13 +48,17 @@ from .conftest import advance, drain, make_entry, run_until_done, setup_entry
 
 # protocols that carry no cell voltages (LiPower / Ective BM X, Renogy Smart Shunt: pack values only)
 NO_CELL_DATA = frozenset({"lipower", "renogy_shunt"})
-# what a simulated solar device must show besides PV voltage and power
+# what a simulated solar device must show besides PV voltage; the first key is the
+# power the sun delivers (PV power, or the charging power where no PV power is reported)
 SOLAR_KEYS = {
-    "renogy_controller": ("energy_generated_today", "load_power"),
-    "srne": ("energy_generated_today", "load_power", "problem_code"),
-    "epever": ("energy_generated_today", "energy_generated_total", "load_power", "problem_code"),
+    "renogy_controller": ("pv_power", "energy_generated_today", "load_power"),
+    "srne": ("pv_power", "energy_generated_today", "load_power", "problem_code"),
+    "epever": ("pv_power", "energy_generated_today", "energy_generated_total", "load_power",
+               "problem_code"),
     # no yield registers: the PV energy is integrated from PV power
-    "renogy_inverter": ("pv_energy", "load_power"),
+    "renogy_inverter": ("pv_power", "pv_energy", "load_power"),
+    "litime_mppt": ("charging_power", "energy_generated_today", "energy_generated_total",
+                    "load_power", "battery_temperature"),
 }
 SOLAR_STATES = ("deactivated", "mppt", "boost", "floating")
 # states the simulated device reports that sensor.py does not list yet show as "unknown"
@@ -140,9 +144,9 @@ async def test_family_discovered_added_and_shown(
         assert float(states["voltage"]) == pytest.approx(battery.voltage, abs=0.06)
         assert float(states["current"]) != 0
     if solar:
-        for key in ("pv_voltage", "pv_power", *SOLAR_KEYS[family]):
+        for key in ("pv_voltage", *SOLAR_KEYS[family]):
             assert states[key] not in (STATE_UNAVAILABLE, "unknown"), key
-        assert float(states["pv_power"]) > 0.9 * device.model.peak_w
+        assert float(states[SOLAR_KEYS[family][0]]) > 0.9 * device.model.peak_w
         assert states["charging_state"] in (*SOLAR_STATES, *EXTRA_STATES.get(family, ()))
     elif family != "ble_battery_service":
         assert float(states["current"]) == pytest.approx(battery.current, abs=0.1)
