@@ -17,6 +17,8 @@ the integrity check: a battery voltage outside 6-80 V or a current beyond 500 A
 (renogy-ble's limits) fails the decode naming the field. A temperature outside
 -40...100 degC is dropped, as renogy-ble does (a shunt without its probe). Both
 sources decode the same offsets; neither publishes a whole captured frame.
+Neither names the service holding 0xC411: 0xC400 is assumed (only the
+characteristic is used for polling).
 """
 
 from __future__ import annotations
