@@ -105,9 +105,11 @@ class VotronicDriver(Driver):
         return SOLAR_LENGTH
 
     def frames_in(self, buffer: bytes) -> tuple[list[bytes], bytes]:
+        # Every notification is one whole frame, so the stream ends on a frame boundary:
+        # frames are counted back from the end and bytes before them are stale.
         size = self.frame_size(buffer)
-        whole = len(buffer) - len(buffer) % size
-        return [buffer[i : i + size] for i in range(0, whole, size)], buffer[whole:]
+        start = len(buffer) % size
+        return [buffer[i : i + size] for i in range(start, len(buffer), size)], b""
 
     def decode_frames(self, frames: list[bytes]) -> Sample:
         frame = frames[-1]  # the newest reading
