@@ -256,6 +256,7 @@ def _renogy(proxy: VirtualProxy, family: str) -> SimDevice:
     ("family", "asked"),
     [("renogy_controller", ["renogy_battery", "srne", "renogy_controller"]),
      ("srne", ["renogy_battery", "srne"]),
+     ("renogy_inverter", ["renogy_battery", "srne", "renogy_controller", "renogy_inverter"]),
      ("renogy_battery", ["renogy_battery"])],
 )
 async def test_discovered_bt_module_is_probed_and_what_answered_is_preselected(
@@ -275,7 +276,7 @@ async def test_discovered_bt_module_is_probed_and_what_answered_is_preselected(
     (key,) = schema
     assert key.default() == family  # preselected: what answered
     assert [c["value"] for c in schema[CONF_FAMILY].config["options"]] == [
-        "renogy_battery", "srne", "renogy_controller"
+        "renogy_battery", "srne", "renogy_controller", "renogy_inverter"
     ]
     # Only each family's first documented read request was written (Modbus function 3).
     adv = Advertisement.from_any(_service_info(hass, RENOGY_ADDRESS))

@@ -51,6 +51,18 @@ class Sample(TypedDict, total=False):
     battery_temperature: float
     energy_generated_today: float
     energy_generated_total: float
+    # inverters and inverter-chargers
+    ac_input_voltage: float
+    ac_input_current: float
+    ac_input_frequency: float
+    ac_output_voltage: float
+    ac_output_current: float
+    ac_output_frequency: float
+    load_apparent_power: float
+    load_percentage: int
+    line_charging_current: float
+    # battery monitors with a second (starter) battery input
+    starter_voltage: float
     # identification, where a family reports it
     model: str
     serial_number: str

@@ -80,7 +80,7 @@ class RenogyBatteryDriver(ModbusDriver):
     service_uuid = uuid16(0xFFD0)
     notify_uuid = uuid16(0xFFF1)
     write_uuid = uuid16(0xFFD1)
-    alternatives = ("srne", "renogy_controller")  # BT-1/BT-2 modules also sit on controllers
+    alternatives = ("srne", "renogy_controller", "renogy_inverter")  # BT-1/BT-2 modules sit on controllers and inverters too
     matchers: ClassVar[tuple[Matcher, ...]] = (
         {"local_name": "BT-TH-*", "service_uuid": uuid16(0xFFD0), "connectable": True},
         {"local_name": "RNGC*", "manufacturer_id": PRO_MANUFACTURER_ID, "connectable": True},
