@@ -7,8 +7,8 @@ MOSFETs, alarms), 0x003E-0x0046 MOSFET temperature block.
 from __future__ import annotations
 
 from ..devices import NOTIFY, WRITE, uuid16
-from ..framing import u
-from .modbus import ModbusDevice, words
+from ..framing import crc16_modbus, u
+from .modbus import ModbusDevice, with_crc, words
 
 
 class DalyDevice(ModbusDevice):
@@ -40,9 +40,25 @@ class DalyDevice(ModbusDevice):
         data[100:102] = u(len(m.temperatures), 2)
         data[102:104] = u(m.cycles, 2)
         data[104:106] = u(m.balancing, 2)
-        data[106:108] = u(m.soc < 1.0, 2)
-        data[108:110] = u(m.soc > 0.0, 2)
+        data[106:108] = u(m.charge_mosfet, 2)
+        data[108:110] = u(m.discharge_mosfet, 2)
         data[112:114] = u(m.delta * 1000, 2)
         # the MOSFET temperature block overlays registers 0x3E-0x46 (register 0x42)
         data[132:134] = u(self.mosfet_temperature + 40, 2)
         return words(bytes(data), 0)
+
+    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
+        # function 0x06 on 0x00A5 / 0x00A6: the charging / discharging MOSFET switch
+        if (char_uuid == self.write_uuid and len(data) == 8 and data[0] in self.slave_ids
+                and data[1] == 0x06
+                and crc16_modbus(data[:6]) == int.from_bytes(data[6:], "little")):
+            register, value = int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:6], "big")
+            if register not in (0x00A5, 0x00A6):
+                return [self.exception(data[0], 0x06, 0x02)]
+            if self.faults.ignore_control:
+                return []
+            if self.faults.refuse_control:
+                return [self.exception(data[0], 0x06, 0x04)]
+            self.model.set_switches(**{"charge" if register == 0x00A5 else "discharge": value != 0})
+            return [with_crc(data[:6])]
+        return super().on_write(char_uuid, data)
