@@ -198,14 +198,16 @@ async def test_options_apply_without_restart(
     assert result["type"] is FlowResultType.FORM
     schema_defaults = {str(k): k.default() for k in result["data_schema"].schema}
     assert schema_defaults == {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90,
-                               CONF_RELEASE_MINUTES: 10}
+                               CONF_RELEASE_MINUTES: 10, "live_interval": 5,
+                               "allow_control": False}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0, CONF_RELEASE_MINUTES: 5}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0,
-                             CONF_RELEASE_MINUTES: 5}
+                             CONF_RELEASE_MINUTES: 5, "live_interval": 5,
+                             "allow_control": False}
     # Same coordinator (no reload), new settings, link released for the phone app.
     assert entry.runtime_data is coordinator
     assert coordinator.update_interval == timedelta(seconds=10)

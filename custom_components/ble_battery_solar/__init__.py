@@ -12,7 +12,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.util.hass_dict import HassKey
 
 from .connection import ConnectionManager
-from .const import CONF_FAMILY, DOMAIN
+from .const import CONF_ALLOW_CONTROL, CONF_FAMILY, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
 from .dbus_monitor import DBusConnectionMonitor
 from .options import validate_options
@@ -20,7 +20,9 @@ from .protocol import FAMILIES
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR, Platform.SWITCH,
+]
 
 type BleBatterySolarConfigEntry = ConfigEntry[BleBatterySolarCoordinator]
 
@@ -70,6 +72,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEnt
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
+    if entry.runtime_data.allow_control != (entry.options.get(CONF_ALLOW_CONTROL) is True):
+        # switch entities come or go: set the device up again
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
     await entry.runtime_data.async_apply_options()
 
 

@@ -22,16 +22,20 @@ from homeassistant.helpers import selector
 
 from .connection import LinkError
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_LIVE_INTERVAL,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     MAX_KEEP_ALIVE,
+    MAX_LIVE_INTERVAL,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
@@ -312,7 +316,8 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         if user_input is not None:
             return self.async_create_entry(data={
-                key: int(value) for key, value in user_input.items()
+                key: value if isinstance(value, bool) else int(value)
+                for key, value in user_input.items()
             })
         options = self.config_entry.options
         return self.async_show_form(
@@ -329,5 +334,12 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+                vol.Required(
+                    CONF_LIVE_INTERVAL,
+                    default=options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL),
+                ): _number_box(0, MAX_LIVE_INTERVAL, "s"),
+                vol.Required(
+                    CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL) is True
+                ): selector.BooleanSelector(),
             }),
         )

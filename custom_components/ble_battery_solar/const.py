@@ -19,3 +19,7 @@ CONF_VARIANT: Final = "variant"
 CONF_RELEASE_MINUTES: Final = "release_minutes"
 DEFAULT_RELEASE_MINUTES: Final = 10  # "release connection" frees the device this long
 MAX_RELEASE_MINUTES: Final = 240
+CONF_LIVE_INTERVAL: Final = "live_interval"
+DEFAULT_LIVE_INTERVAL: Final = 5  # seconds between pushes of streamed data, at least; 0 = off
+MAX_LIVE_INTERVAL: Final = 3600
+CONF_ALLOW_CONTROL: Final = "allow_control"  # opt-in MOSFET switches; off by default

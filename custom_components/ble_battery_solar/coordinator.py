@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -25,18 +26,23 @@ from .connection import (
     LinkError,
 )
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_LIVE_INTERVAL,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
+from .control import switch_and_read_back
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
+from .live import LiveUpdates
 from .options import validate_options
 from .protocol import Sample, get_driver
 
@@ -94,6 +100,11 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._data_before: Sample | None = None
         self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
+        self.allow_control = options.get(CONF_ALLOW_CONTROL) is True
+        self.live = LiveUpdates(hass.loop, self.driver,
+                                float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL)),
+                                self._push_live)
+        manager.set_stream_listener(self.address, self.live.feed)
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
@@ -111,6 +122,9 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.update_interval = timedelta(
             seconds=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         )
+        self.live.min_interval = float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL))
+        if self.live.min_interval <= 0:
+            self.live.stop()
         if self.keep_alive <= 0:
             await self.manager.release(self.address)
         await self.async_request_refresh()
@@ -214,6 +228,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._cancel_resume_timer()
         self._cancel_path_wait_if_any()
         self.health.clear()
+        self.live.stop()
+        self.manager.set_stream_listener(self.address, None)
 
     # --- polling ------------------------------------------------------------------------
 
@@ -303,7 +319,53 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             max_gap=max(interval, 1.0) * MAX_GAP_INTERVALS,
         )
         self._energy_added = True
+        self.live.polled()
         return sample
+
+    # --- live data and control ----------------------------------------------------------
+
+    @callback
+    def _push_live(self, sample: Sample) -> None:
+        """Fresh values a streaming device pushed between polls, shown at once."""
+        if not self.last_update_success or self.data is None or self.released_until is not None:
+            return  # a stream never revives a device whose poll failed
+        merged: dict[str, Any] = {**self.data, **sample}
+        if "runtime" not in sample:  # derived only while discharging: not stale
+            merged.pop("runtime", None)
+        self.data = cast(Sample, merged)
+        self.last_update_success_time = dt_util.utcnow()
+        self.async_update_listeners()
+
+    async def async_control(self, switch: str, on: bool) -> None:
+        """Switch a MOSFET (opt-in) and show the state the BMS then reports.
+
+        HomeAssistantError when control is off, the write fails, or the BMS refuses or
+        ignores it; the entities show the state read back (or the last one read).
+        """
+        requests = self.driver.control_requests(switch, on, self.data) if self.allow_control else []
+        if not requests:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
+                "control_not_possible" if self.allow_control else "control_disabled"))
+        interval = self.update_interval.total_seconds() if self.update_interval else None
+        try:
+            result = await switch_and_read_back(
+                self.manager, self.address, self.driver, requests, switch=switch, on=on,
+                keep_alive=self.keep_alive, interval=interval,
+            )
+        except LinkError as err:
+            self.hass.async_create_task(self.async_request_refresh(), eager_start=False)
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="control_failed",
+                translation_placeholders={"error": self._log_text(err)},
+            ) from err
+        if self.last_update_success:
+            self.live.polled()
+            self.data = result.sample
+            self.last_update_success_time = dt_util.utcnow()
+            self.async_update_listeners()
+        if result.sample.get(switch) is not on:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
+                "control_refused" if result.refused else "control_not_applied"))
 
     # --- for the Connection status sensor -------------------------------------------------
 

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_KEEP_ALIVE,
+    CONF_LIVE_INTERVAL,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     MAX_KEEP_ALIVE,
+    MAX_LIVE_INTERVAL,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_UPDATE_INTERVAL,
@@ -42,6 +46,7 @@ RANGES = (
                 MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL),
     OptionRange(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE, 0, MAX_KEEP_ALIVE),
     OptionRange(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES, 1, MAX_RELEASE_MINUTES),
+    OptionRange(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL, 0, MAX_LIVE_INTERVAL),
 )
 
 
@@ -87,4 +92,9 @@ def validate_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
                 corrections.append(f"{spec.key}={raw!r} is not a whole number: using {value}")
         if type(raw) is not int or raw != value:
             fixed[spec.key] = value
+    # control can cut power: only a stored True switches it on
+    if CONF_ALLOW_CONTROL in options and not isinstance(options[CONF_ALLOW_CONTROL], bool):
+        corrections.append(f"{CONF_ALLOW_CONTROL}={options[CONF_ALLOW_CONTROL]!r} is not "
+                           "true or false: control stays off")
+        fixed[CONF_ALLOW_CONTROL] = False
     return fixed, corrections
