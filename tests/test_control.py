@@ -168,3 +168,23 @@ async def test_a_stored_non_boolean_never_allows_control(
     entry = await setup_entry(hass, device, {CONF_ALLOW_CONTROL: "yes"})
     assert entry.options[CONF_ALLOW_CONTROL] is False
     assert hass.states.async_entity_ids(SWITCH_DOMAIN) == []
+
+
+async def test_switch_over_either_proxy_path(
+    hass: HomeAssistant, freezer: Any, make_any_proxy: Any
+) -> None:
+    """The same write and read-back through blesim's scanner and through HA's esphome proxy."""
+    proxy = await make_any_proxy()
+    device = proxy.add(make_device("jbd", "A5:C2:37:10:00:29"))
+    entry = await setup_entry(hass, device, ALLOW)
+    discharging = switch_id(hass, device, "dischrg_mosfet")
+    assert discharging
+    await press(hass, freezer, discharging, False)
+    assert not device.model.discharge_switch
+    assert hass.states.get(discharging).state == STATE_OFF
+    device.faults.refuse_control = True
+    with pytest.raises(HomeAssistantError):
+        await press(hass, freezer, discharging, True)
+    assert hass.states.get(discharging).state == STATE_OFF
+    assert get_manager(hass).device_stats(device.address).connects == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -137,3 +137,19 @@ async def test_corrupt_streamed_frames_are_never_shown(
     await advance(hass, freezer, 8, step=0.1)
     assert float(hass.states.get(sensor).state) == pytest.approx(-12.0, abs=0.01)
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_live_updates_over_either_proxy_path(
+    hass: HomeAssistant, freezer: Any, make_any_proxy: Any
+) -> None:
+    proxy = await make_any_proxy(latency=STREAMING)
+    device = proxy.add(make_device("jk", "C8:47:80:0D:08:39"))
+    entry = await setup_entry(hass, device, {
+        CONF_UPDATE_INTERVAL: INTERVAL, CONF_KEEP_ALIVE: 2 * INTERVAL, CONF_LIVE_INTERVAL: 5})
+    sensor = current_sensor(hass, device)
+    device.model.current = -12.0
+    await advance(hass, freezer, 12, step=0.1)
+    assert float(hass.states.get(sensor).state) == pytest.approx(-12.0, abs=0.01)
+    assert 1 <= entry.runtime_data.live.pushes <= 3
+    assert get_manager(hass).device_stats(device.address).connects == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
