@@ -153,3 +153,18 @@ async def test_live_updates_over_either_proxy_path(
     assert 1 <= entry.runtime_data.live.pushes <= 3
     assert get_manager(hass).device_stats(device.address).connects == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_count_pushes(
+    hass: HomeAssistant, freezer: Any, make_proxy: Any
+) -> None:
+    from custom_components.ble_battery_solar.diagnostics import (
+        async_get_config_entry_diagnostics,
+    )
+
+    _proxy, _device, entry = await start(hass, make_proxy, "jk", live=5)
+    await advance(hass, freezer, 11, step=0.1)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["live_updates"] == {"interval": 5.0, "pushes": 2, "rejected_frames": 0}
+    assert diagnostics["control_allowed"] is False
+    assert await hass.config_entries.async_unload(entry.entry_id)
