@@ -188,3 +188,27 @@ async def test_switch_over_either_proxy_path(
     assert hass.states.get(discharging).state == STATE_OFF
     assert get_manager(hass).device_stats(device.address).connects == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_no_write_while_released_or_after_a_failed_read(
+    hass: HomeAssistant, freezer: Any, device: SimDevice
+) -> None:
+    entry = await setup_entry(hass, device, ALLOW)
+    coordinator = entry.runtime_data
+    await run_until_done(hass, freezer, coordinator.async_release_for_app())
+    writes = len(device.requests_seen)
+    with pytest.raises(HomeAssistantError) as err:
+        await coordinator.async_control("dischrg_mosfet", False)
+    assert err.value.translation_key == "control_not_possible"
+    assert len(device.requests_seen) == writes
+    await run_until_done(hass, freezer, coordinator.async_reconnect_now())
+    device.faults.no_answer = True
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert not coordinator.last_update_success
+    writes = len(device.requests_seen)
+    with pytest.raises(HomeAssistantError) as err:
+        await coordinator.async_control("dischrg_mosfet", False)
+    assert err.value.translation_key == "control_not_possible"
+    assert len(device.requests_seen) == writes  # nothing was sent
+    assert device.model.discharge_switch
+    assert await hass.config_entries.async_unload(entry.entry_id)

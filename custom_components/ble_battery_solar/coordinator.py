@@ -342,7 +342,9 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         HomeAssistantError when control is off, the write fails, or the BMS refuses or
         ignores it; the entities show the state read back (or the last one read).
         """
-        requests = self.driver.control_requests(switch, on, self.data) if self.allow_control else []
+        # never from a state the last read could not confirm, never while released
+        usable = self.allow_control and self.last_update_success and self.released_until is None
+        requests = self.driver.control_requests(switch, on, self.data) if usable else []
         if not requests:
             raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
                 "control_not_possible" if self.allow_control else "control_disabled"))
