@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bleak.exc import BleakError
+from homeassistant.exceptions import HomeAssistantError
 
 from .connection import LINK_LOST, MALFORMED, TIMEOUT, ConnectionManager, LinkError
+from .const import DOMAIN
 from .polling import MAX_KEPT_FRAMES
 from .protocol import Driver, FrameError, Sample
+
+if TYPE_CHECKING:
+    from .coordinator import BleBatterySolarCoordinator
 
 ACK_WAIT = 3.0  # s a protocol that acknowledges control frames gets for its answer
 SETTLE = 1.0  # s before the one re-read when the first read-back shows the old state
@@ -62,3 +68,37 @@ async def switch_and_read_back(
         except TimeoutError as err:
             raise LinkError("GATT operation timed out", kind=TIMEOUT) from err
     return ControlResult(sample, refused, unanswered)
+
+
+async def async_control(coordinator: BleBatterySolarCoordinator, switch: str, on: bool) -> None:
+    """Switch a MOSFET of the coordinator's device and show the state the BMS then reports.
+
+    HomeAssistantError when control is off or not possible now, the write fails, or the
+    BMS refuses or ignores it; the entities show the state read back (or the last one read).
+    """
+    # never from a state the last read could not confirm, never while released
+    usable = (coordinator.allow_control and coordinator.last_update_success
+              and coordinator.released_until is None)
+    requests = coordinator.driver.control_requests(switch, on, coordinator.data) if usable else []
+    if not requests:
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
+            "control_not_possible" if coordinator.allow_control else "control_disabled"))
+    interval = coordinator.update_interval
+    try:
+        result = await switch_and_read_back(
+            coordinator.manager, coordinator.address, coordinator.driver, requests,
+            switch=switch, on=on, keep_alive=coordinator.keep_alive,
+            interval=interval.total_seconds() if interval else None,
+        )
+    except LinkError as err:
+        # what the device shows now is unknown: read it as soon as possible
+        coordinator.hass.async_create_task(coordinator.async_request_refresh(), eager_start=False)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="control_failed",
+            translation_placeholders={"error": coordinator._log_text(err)},
+        ) from err
+    if coordinator.last_update_success:
+        coordinator.async_show_read_back(result.sample)
+    if result.sample.get(switch) is not on:
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
+            "control_refused" if result.refused else "control_not_applied"))

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, cast
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -39,7 +38,7 @@ from .const import (
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
-from .control import switch_and_read_back
+from .control import async_control
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
 from .live import LiveUpdates
@@ -337,37 +336,16 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.async_update_listeners()
 
     async def async_control(self, switch: str, on: bool) -> None:
-        """Switch a MOSFET (opt-in) and show the state the BMS then reports.
+        """Switch a MOSFET (opt-in) and show the state the BMS then reports (control.py)."""
+        await async_control(self, switch, on)
 
-        HomeAssistantError when control is off, the write fails, or the BMS refuses or
-        ignores it; the entities show the state read back (or the last one read).
-        """
-        # never from a state the last read could not confirm, never while released
-        usable = self.allow_control and self.last_update_success and self.released_until is None
-        requests = self.driver.control_requests(switch, on, self.data) if usable else []
-        if not requests:
-            raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
-                "control_not_possible" if self.allow_control else "control_disabled"))
-        interval = self.update_interval.total_seconds() if self.update_interval else None
-        try:
-            result = await switch_and_read_back(
-                self.manager, self.address, self.driver, requests, switch=switch, on=on,
-                keep_alive=self.keep_alive, interval=interval,
-            )
-        except LinkError as err:
-            self.hass.async_create_task(self.async_request_refresh(), eager_start=False)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="control_failed",
-                translation_placeholders={"error": self._log_text(err)},
-            ) from err
-        if self.last_update_success:
-            self.live.polled()
-            self.data = result.sample
-            self.last_update_success_time = dt_util.utcnow()
-            self.async_update_listeners()
-        if result.sample.get(switch) is not on:
-            raise HomeAssistantError(translation_domain=DOMAIN, translation_key=(
-                "control_refused" if result.refused else "control_not_applied"))
+    @callback
+    def async_show_read_back(self, sample: Sample) -> None:
+        """Show the state read back after a control write: fresh data, like a poll's."""
+        self.live.polled()
+        self.data = sample
+        self.last_update_success_time = dt_util.utcnow()
+        self.async_update_listeners()
 
     # --- for the Connection status sensor -------------------------------------------------
 
