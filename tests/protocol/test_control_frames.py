@@ -2,7 +2,8 @@
 
 JBD: the vendor app's writes on an SP04S034 (esphome-jbd-bms docs/pdus, MOS capture).
 JK02: the charging-switch write of the JK app (``AA 55 90 EB 1D 04 …``).
-Daly: Modbus function 0x06 on the MOSFET switch registers 0x00A5 / 0x00A6.
+Daly: Modbus function 0x06 on the MOSFET switch registers 0x00A5 / 0x00A6, as an HCI
+snoop of the official Daly app shows (``D2 06 00 A5 00 01 4B 8A`` turns charging on).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ def test_daly_switch_writes_and_replies(switch: str, register: int, on: bool) ->
     exception = bytes((0xD2, 0x86, 0x04))
     assert driver.control_reply(request, [exception + crc16_modbus(exception).to_bytes(2, "little")]) is False
     assert driver.control_reply(request, [exception]) is None
+
+
+def test_daly_charge_on_matches_the_app_snoop() -> None:
+    assert get_driver("daly")().control_requests(CHARGE, True)[0].hex() == "d20600a500014b8a"
 
 
 def test_daly_p81_boards_offer_no_switch() -> None:
