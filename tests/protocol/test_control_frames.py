@@ -9,6 +9,8 @@ snoop of the official Daly app shows (``D2 06 00 A5 00 01 4B 8A`` turns charging
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from custom_components.ble_battery_solar.protocol import get_driver
 from custom_components.ble_battery_solar.protocol.base import BALANCER, CHARGE, DISCHARGE
@@ -100,3 +102,11 @@ def test_families_without_documented_writes_offer_nothing() -> None:
     driver = get_driver("topband")()
     assert driver.control_switches() == ()
     assert driver.control_requests(CHARGE, True) == []
+
+
+@given(st.lists(st.binary(max_size=40), max_size=6))
+def test_control_replies_never_raise(notifications: list[bytes]) -> None:
+    for family in ("jbd", "daly", "jk"):
+        driver = get_driver(family)()
+        for request in driver.control_requests(CHARGE, True, BOTH_ON):  # type: ignore[arg-type]
+            assert driver.control_reply(request, notifications) in (True, False, None)
