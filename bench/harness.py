@@ -30,6 +30,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
+from blesim.catalog import DEVICE_CLASSES as CATALOG
 from custom_components.ble_battery_solar.const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
@@ -44,6 +45,8 @@ DEVICE_CLASSES: dict[str, type[SimDevice]] = {
     "jbd": JbdDevice,
     "ble_battery_service": BatteryServiceDevice,
 }
+# every other simulated family by its name, from blesim's catalog
+DEVICE_CLASSES.update({f: c for f, c in CATALOG.items() if f not in DEVICE_CLASSES})
 
 
 @dataclass(slots=True)

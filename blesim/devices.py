@@ -46,6 +46,8 @@ class Faults:
     hang_write: bool = False  # writes are accepted and never complete
     hang_read: bool = False  # reads never complete
     hang_subscribe: bool = False  # enabling notifications never completes
+    refuse_control: bool = False  # control writes are answered "refused" and change nothing
+    ignore_control: bool = False  # control writes get no answer and change nothing
 
     def clear(self) -> None:
         """Switch every fault off."""

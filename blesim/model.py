@@ -66,8 +66,15 @@ class BatteryModel:
     current_fn: Callable[[float], float] | None = None
     health: float = 98.0
     ambient: float = 24.5  # air around the pack (sensors other than the cells')
+<<<<<<< HEAD
     # a failing cell: cell number (from 1) -> volts added to it (no balancer corrects it)
     cell_faults: dict[int, float] = field(default_factory=dict)
+=======
+    # the BMS's MOSFET software switches: off blocks that direction of current
+    charge_switch: bool = True
+    discharge_switch: bool = True
+    _blocked_current: float = 0.0  # the load a switched-off MOSFET holds back
+>>>>>>> control
     _last: float | None = None
     _elapsed_h: float = 0.0
     _discharged_ah: float = 0.0
@@ -101,6 +108,7 @@ class BatteryModel:
         self._elapsed_h += hours
         if self.current_fn is not None:
             self.current = self.current_fn(self._elapsed_h)
+        self.current = self._gated(self.current)
         charge = self.current * hours
         self.soc = min(1.0, max(0.0, self.soc + charge / self.capacity_ah))
         if self.soc in (0.0, 1.0):
@@ -117,6 +125,34 @@ class BatteryModel:
         # the pack warms towards 0.02 K per ampere with a time constant of half an hour
         self._heat += (0.02 * abs(self.current) - self._heat) * (1 - math.exp(-hours / 0.5))
         self.temperatures = [round(t + self._heat, 1) for t in self._base_temperatures]
+
+    def _gated(self, current: float) -> float:
+        """The current that flows: none in a direction whose MOSFET is switched off."""
+        if (current > 0 and not self.charge_switch) or (current < 0 and not self.discharge_switch):
+            return 0.0
+        return current
+
+    def set_switches(self, *, charge: bool | None = None, discharge: bool | None = None) -> None:
+        """Switch the charge or discharge MOSFET; the load comes back when switched on again."""
+        self.step()
+        if charge is not None:
+            self.charge_switch = charge
+        if discharge is not None:
+            self.discharge_switch = discharge
+        if self.current and self._gated(self.current) == 0.0:
+            self._blocked_current, self.current = self.current, 0.0
+        elif not self.current and self._gated(self._blocked_current):
+            self.current, self._blocked_current = self._blocked_current, 0.0
+
+    @property
+    def charge_mosfet(self) -> bool:
+        """Whether the charge MOSFET conducts: switched on and the pack not full."""
+        return self.charge_switch and self.soc < 1.0
+
+    @property
+    def discharge_mosfet(self) -> bool:
+        """Whether the discharge MOSFET conducts: switched on and the pack not empty."""
+        return self.discharge_switch and self.soc > 0.0
 
     @property
     def cell_voltages(self) -> list[float]:

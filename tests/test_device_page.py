@@ -125,5 +125,7 @@ async def test_release_time_is_a_number_box_with_its_unit(
     assert isinstance(release, selector.NumberSelector)
     assert release.config["mode"] == selector.NumberSelectorMode.BOX
     assert release.config["unit_of_measurement"] == "min"
-    assert all(f.config["mode"] == selector.NumberSelectorMode.BOX for f in fields.values())
+    numbers = [f for f in fields.values() if not isinstance(f, selector.BooleanSelector)]
+    assert all(f.config["mode"] == selector.NumberSelectorMode.BOX for f in numbers)
+    assert len(numbers) == len(fields) - 1  # "Allow control" is the one switch
     assert entry.domain == DOMAIN

@@ -11,10 +11,15 @@ cells, temperatures and totals, 0x0041-0x007E capacity, cycles, MOSFETs).
 from __future__ import annotations
 
 from ..devices import NOTIFY, WRITE, uuid16
+<<<<<<< HEAD
 from ..framing import u
 from .modbus import ModbusDevice, with_crc, words
 
 P81_REQUEST, P81_SLAVE = 0x81, 0x51
+=======
+from ..framing import crc16_modbus, u
+from .modbus import ModbusDevice, with_crc, words
+>>>>>>> control
 
 
 class DalyDevice(ModbusDevice):
@@ -59,14 +64,15 @@ class DalyDevice(ModbusDevice):
         data[100:102] = u(len(m.temperatures), 2)
         data[102:104] = u(m.cycles, 2)
         data[104:106] = u(m.balancing, 2)
-        data[106:108] = u(m.soc < 1.0, 2)
-        data[108:110] = u(m.soc > 0.0, 2)
+        data[106:108] = u(m.charge_mosfet, 2)
+        data[108:110] = u(m.discharge_mosfet, 2)
         data[112:114] = u(m.delta * 1000, 2)
         data[116:124] = u(self.problem_code & (1 << 64) - 1, 8)  # fault bitmap 0x3A-0x3D
         # the MOSFET temperature block overlays registers 0x3E-0x46 (register 0x42)
         data[132:134] = u(self.mosfet_temperature + 40, 2)
         return words(bytes(data), 0)
 
+<<<<<<< HEAD
     def _p81_registers(self) -> dict[int, int]:
         m = self.model
         cells = bytearray(128)
@@ -88,3 +94,20 @@ class DalyDevice(ModbusDevice):
         status[50:52] = u(self.mosfet_temperature + 40, 2)
         status[52:54] = u(m.ambient + 40, 2)
         return {**words(bytes(cells), 0), **words(bytes(status), 0x41)}
+=======
+    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
+        # function 0x06 on 0x00A5 / 0x00A6: the charging / discharging MOSFET switch
+        if (char_uuid == self.write_uuid and len(data) == 8 and data[0] in self.slave_ids
+                and data[1] == 0x06
+                and crc16_modbus(data[:6]) == int.from_bytes(data[6:], "little")):
+            register, value = int.from_bytes(data[2:4], "big"), int.from_bytes(data[4:6], "big")
+            if register not in (0x00A5, 0x00A6):
+                return [self.exception(data[0], 0x06, 0x02)]
+            if self.faults.ignore_control:
+                return []
+            if self.faults.refuse_control:
+                return [self.exception(data[0], 0x06, 0x04)]
+            self.model.set_switches(**{"charge" if register == 0x00A5 else "discharge": value != 0})
+            return [with_crc(data[:6])]
+        return super().on_write(char_uuid, data)
+>>>>>>> control

@@ -30,12 +30,14 @@ class JbdDevice(SimDevice):
     _frame = staticmethod(frame)
 
     def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
+        if char_uuid == uuid16(0xFF02) and len(data) == 9 and data[:2] == b"\xdd\x5a":
+            return self._on_register_write(data)
         if char_uuid != uuid16(0xFF02) or len(data) != 7 or data[:2] != b"\xdd\xa5":
             return []
         m = self.model
         m.step()
         if data[2] == 0x03:
-            fets = 0x01 * (m.soc < 1.0) | 0x02 * (m.soc > 0.0)
+            fets = 0x01 * m.charge_mosfet | 0x02 * m.discharge_mosfet
             payload = (
                 u(m.voltage * 100, 2)
                 + u(m.current * 100, 2, signed=True)
@@ -55,3 +57,20 @@ class JbdDevice(SimDevice):
         if data[2] == 0x05:
             return [frame(0x05, b"SIM-JBD-SP04S-V1")]
         return [frame(data[2], b"", status=0x80)]
+
+    def _on_register_write(self, data: bytes) -> list[bytes]:
+        """``DD 5A <register> 02 <value BE> <chk> 77``: 0xE1 switches the MOSFETs (bit 0
+        set: charging off, bit 1: discharging off); 0x01 leaves factory mode."""
+        body = data[2:6]
+        if data[3] != 2 or data[8] != 0x77 or int.from_bytes(data[6:8], "big") != (
+            0x10000 - sum(body)
+        ) & 0xFFFF:
+            return []
+        register, value = data[2], int.from_bytes(data[4:6], "big")
+        if register == 0xE1:
+            if self.faults.ignore_control:
+                return []
+            if self.faults.refuse_control:
+                return [frame(register, b"", status=0x80)]
+            self.model.set_switches(charge=not value & 0x01, discharge=not value & 0x02)
+        return [frame(register, b"")]

@@ -63,6 +63,12 @@ class JkDevice(SimDevice):
             return []
         if data[4] == 0x97:
             return [self.device_info(), command(0xC8, b"\x01") + b"AT\r\n"]
+        if data[4] in (0x1D, 0x1E) and data[5] == 4:
+            # charging / discharging switch; JK sends no acknowledgement
+            if not (self.faults.ignore_control or self.faults.refuse_control):
+                on = int.from_bytes(data[6:10], "little") != 0
+                self.model.set_switches(**{"charge" if data[4] == 0x1D else "discharge": on})
+            return []
         if data[4] == 0x96:
             self.streaming = True
             frames = [] if self._settings_sent else [self.settings()]
@@ -119,7 +125,7 @@ class JkDevice(SimDevice):
         put(178, u(m.capacity_ah * 1000, 4, "little"))
         put(182, u(m.cycles, 4, "little"))
         put(190, bytes((round(m.health),)))
-        put(198, bytes((m.soc < 1.0, m.soc > 0.0)))
+        put(198, bytes((m.charge_mosfet, m.discharge_mosfet)))
         temps = m.temperatures
         if self.layout_24s:
             slots = (130, 132, 134)  # T1, T2, MOSFET

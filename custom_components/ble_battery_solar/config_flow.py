@@ -23,24 +23,34 @@ from homeassistant.helpers import selector
 from .bank import CONF_BANK, CONF_MEMBERS, is_bank
 from .connection import LinkError
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_FAMILY,
     CONF_IMBALANCE_MINUTES,
     CONF_IMBALANCE_MV,
     CONF_KEEP_ALIVE,
+<<<<<<< HEAD
     CONF_PACKS,
+=======
+    CONF_LIVE_INTERVAL,
+>>>>>>> control
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
     DEFAULT_IMBALANCE_MINUTES,
     DEFAULT_IMBALANCE_MV,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     MAX_IMBALANCE_MINUTES,
     MAX_IMBALANCE_MV,
     MAX_KEEP_ALIVE,
+<<<<<<< HEAD
     MAX_PACKS,
+=======
+    MAX_LIVE_INTERVAL,
+>>>>>>> control
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_IMBALANCE_MV,
@@ -373,7 +383,8 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         if user_input is not None:
             return self.async_create_entry(data={
-                key: int(value) for key, value in user_input.items()
+                key: value if isinstance(value, bool) else int(value)
+                for key, value in user_input.items()
             })
         options = self.config_entry.options
         family, variant = self.config_entry.data[CONF_FAMILY], self.config_entry.data.get(CONF_VARIANT)
@@ -397,6 +408,7 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
+<<<<<<< HEAD
                 **packs,
                 vol.Required(
                     CONF_IMBALANCE_MV,
@@ -406,5 +418,14 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_IMBALANCE_MINUTES,
                     default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
                 ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
+=======
+                vol.Required(
+                    CONF_LIVE_INTERVAL,
+                    default=options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL),
+                ): _number_box(0, MAX_LIVE_INTERVAL, "s"),
+                vol.Required(
+                    CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL) is True
+                ): selector.BooleanSelector(),
+>>>>>>> control
             }),
         )

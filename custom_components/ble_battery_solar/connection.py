@@ -36,7 +36,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import bleak
@@ -106,6 +106,8 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             EVENT_HOMEASSISTANT_STOP, self._async_on_stop
         )
         self._init_slots()
+        # address -> who gets what the device streams between polls (live data)
+        self._stream_listeners: dict[str, Callable[[bytes], None]] = {}
 
     # --- public API ---------------------------------------------------------------
 
@@ -199,6 +201,18 @@ class ConnectionManager(PollRecovery, SlotPolicy):
                 if victim is not None:
                     self._spawn_close(victim.address, "freeing a slot on a contended source")
 
+    def set_stream_listener(self, address: str, listener: Callable[[bytes], None] | None) -> None:
+        """Give what the device pushes between polls to `listener` (None: drop it again).
+
+        Applies to the cached link and to every later link of the device; no connect.
+        """
+        if listener is None:
+            self._stream_listeners.pop(address, None)
+        else:
+            self._stream_listeners[address] = listener
+        if (link := self._links.get(address)) is not None:
+            link.stream_listener = listener
+
     async def abort(self, address: str) -> None:
         """Cancel the device's connect or poll in flight at once, then close its link (unload).
 
@@ -284,6 +298,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             self._connecting.pop(address, None)
             self._slot_freed.set()
         link = Link(address, client, driver, stats)
+        link.stream_listener = self._stream_listeners.get(address)
         link_ref.append(link)
         link.source = self._source_of(address)
         stats.note_connect(time.monotonic())

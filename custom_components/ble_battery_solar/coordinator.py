@@ -25,19 +25,24 @@ from .connection import (
     LinkError,
 )
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
+    CONF_LIVE_INTERVAL,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
 )
+from .control import async_control
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
 from .insight import DeviceInsight
+from .live import LiveUpdates
 from .options import driver_variant, validate_options
 from .protocol import Sample, get_driver
 
@@ -97,6 +102,11 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._data_before: Sample | None = None
         self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
+        self.allow_control = options.get(CONF_ALLOW_CONTROL) is True
+        self.live = LiveUpdates(hass.loop, self.driver,
+                                float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL)),
+                                self._push_live)
+        manager.set_stream_listener(self.address, self.live.feed)
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
@@ -115,6 +125,9 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.update_interval = timedelta(
             seconds=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         )
+        self.live.min_interval = float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL))
+        if self.live.min_interval <= 0:
+            self.live.stop()
         if self.keep_alive <= 0:
             await self.manager.release(self.address)
         await self.async_request_refresh()
@@ -219,6 +232,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._cancel_path_wait_if_any()
         self.health.clear()
         self.insight.clear()
+        self.live.stop()
+        self.manager.set_stream_listener(self.address, None)
 
     # --- polling ------------------------------------------------------------------------
 
@@ -309,7 +324,34 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         )
         self._energy_added = True
         self.insight.observe(sample, done, interval)
+        self.live.polled()
         return sample
+
+    # --- live data and control ----------------------------------------------------------
+
+    @callback
+    def _push_live(self, sample: Sample) -> None:
+        """Fresh values a streaming device pushed between polls, shown at once."""
+        if not self.last_update_success or self.data is None or self.released_until is not None:
+            return  # a stream never revives a device whose poll failed
+        merged: dict[str, Any] = {**self.data, **sample}
+        if "runtime" not in sample:  # derived only while discharging: not stale
+            merged.pop("runtime", None)
+        self.data = cast(Sample, merged)
+        self.last_update_success_time = dt_util.utcnow()
+        self.async_update_listeners()
+
+    async def async_control(self, switch: str, on: bool) -> None:
+        """Switch a MOSFET (opt-in) and show the state the BMS then reports (control.py)."""
+        await async_control(self, switch, on)
+
+    @callback
+    def async_show_read_back(self, sample: Sample) -> None:
+        """Show the state read back after a control write: fresh data, like a poll's."""
+        self.live.polled()
+        self.data = sample
+        self.last_update_success_time = dt_util.utcnow()
+        self.async_update_listeners()
 
     # --- for the Connection status sensor -------------------------------------------------
 

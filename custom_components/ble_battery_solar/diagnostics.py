@@ -80,4 +80,10 @@ async def async_get_config_entry_diagnostics(
     }
     data = cast(dict[str, Any], _scrub(data, secrets, coordinator.driver))
     data["connection"]["last_frames"] = redact_hex_frames(coordinator.driver, stats.last_frames)
+    data["live_updates"] = {
+        "interval": coordinator.live.min_interval,
+        "pushes": coordinator.live.pushes,
+        "rejected_frames": coordinator.live.rejected,
+    }
+    data["control_allowed"] = coordinator.allow_control
     return data

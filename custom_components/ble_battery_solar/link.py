@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bleak import BleakClient
@@ -81,6 +81,8 @@ class Link:
         self._collecting = False  # a poll is waiting for notifications
         self._arrived = asyncio.Event()
         self.received: list[bytes] = []  # notifications of the latest poll, for diagnostics
+        # gets what a streaming device pushes between polls (live data); None: dropped
+        self.stream_listener: Callable[[bytes], None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -100,6 +102,9 @@ class Link:
         MAX_BUFFERED_BYTES are kept; a flood beyond that spoils the attempt, which
         then times out and is asked again.
         """
+        if not self._collecting and self.stream_listener is not None:
+            self.stream_listener(bytes(data))
+            return
         if not self._collecting or self._buffered + len(data) > MAX_BUFFERED_BYTES:
             if self.stats is not None:
                 self.stats.dropped_notifications += 1
@@ -221,3 +226,35 @@ class Link:
                 kind=TIMEOUT,
                 same_link_retry=True,
             ) from None
+
+    async def write_control(self, request: bytes, *, wait: float) -> bool | None:
+        """Write one control frame; the driver's verdict on the reply (None: none in `wait` s).
+
+        A protocol without acknowledgements gets None at once: the read-back poll decides.
+        """
+        driver = self.driver
+        assert driver.write_uuid is not None
+        self._start_collecting()
+        try:
+            await self._ensure_subscribed()
+            self._start_collecting()  # stream data that came with the subscription
+            await self._bounded(
+                "a GATT write",
+                self.client.write_gatt_char(
+                    driver.write_uuid, request, response=driver.write_with_response
+                ),
+            )
+            if not driver.control_acknowledged:
+                return None
+            try:
+                async with asyncio.timeout(wait):
+                    while (verdict := driver.control_reply(request, self._notifications)) is None:
+                        if self.lost:
+                            raise LinkError("link lost while waiting for a reply", kind=LINK_LOST)
+                        self._arrived.clear()
+                        await self._arrived.wait()
+            except TimeoutError:
+                return None
+            return verdict
+        finally:
+            self._collecting = False

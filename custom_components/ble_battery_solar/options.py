@@ -15,20 +15,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_IMBALANCE_MINUTES,
     CONF_IMBALANCE_MV,
     CONF_KEEP_ALIVE,
+    CONF_LIVE_INTERVAL,
     CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     DEFAULT_IMBALANCE_MINUTES,
     DEFAULT_IMBALANCE_MV,
     DEFAULT_KEEP_ALIVE,
+    DEFAULT_LIVE_INTERVAL,
     DEFAULT_RELEASE_MINUTES,
     DEFAULT_UPDATE_INTERVAL,
     MAX_IMBALANCE_MINUTES,
     MAX_IMBALANCE_MV,
     MAX_KEEP_ALIVE,
+    MAX_LIVE_INTERVAL,
     MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
@@ -57,6 +61,7 @@ RANGES = (
     OptionRange(CONF_PACKS, 1, 1, MAX_PACKS),
     OptionRange(CONF_IMBALANCE_MV, DEFAULT_IMBALANCE_MV, MIN_IMBALANCE_MV, MAX_IMBALANCE_MV),
     OptionRange(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES, 0, MAX_IMBALANCE_MINUTES),
+    OptionRange(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL, 0, MAX_LIVE_INTERVAL),
 )
 
 
@@ -102,6 +107,11 @@ def validate_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
                 corrections.append(f"{spec.key}={raw!r} is not a whole number: using {value}")
         if type(raw) is not int or raw != value:
             fixed[spec.key] = value
+    # control can cut power: only a stored True switches it on
+    if CONF_ALLOW_CONTROL in options and not isinstance(options[CONF_ALLOW_CONTROL], bool):
+        corrections.append(f"{CONF_ALLOW_CONTROL}={options[CONF_ALLOW_CONTROL]!r} is not "
+                           "true or false: control stays off")
+        fixed[CONF_ALLOW_CONTROL] = False
     return fixed, corrections
 
 

@@ -204,6 +204,9 @@ def split_frames(driver: Driver, buffer: bytes) -> tuple[list[bytes], bytes]:
 
 # --- the driver ------------------------------------------------------------------
 
+# The switches a driver may offer, named by the Sample key that reports their state.
+CHARGE, DISCHARGE, BALANCER = "chrg_mosfet", "dischrg_mosfet", "balancer"
+
 
 class Driver(ABC):
     """Base class of a protocol family driver. Subclasses live in `protocol/devices/`.
@@ -363,6 +366,35 @@ class Driver(ABC):
     def error(self, defect: str) -> FrameError:
         """A FrameError naming this family."""
         return FrameError(f"{self.family}: {defect}")
+
+    # opt-in control (switches named by the Sample key that reports their state)
+
+    # whether the device answers a control frame (then `control_reply` judges the answer)
+    control_acknowledged: ClassVar[bool] = False
+
+    def control_switches(self) -> tuple[str, ...]:
+        """Sample keys ("chrg_mosfet", "dischrg_mosfet", "balancer") this device can switch.
+
+        None by default: a family offers control only where its write commands are
+        documented and captured.
+        """
+        return ()
+
+    def control_requests(
+        self, switch: str, on: bool, state: Sample | None = None
+    ) -> list[bytes]:
+        """Frames that switch `switch` on or off, written in order ([]: not possible now).
+
+        `state` is the latest Sample, for protocols whose one register holds several
+        switches (the others must keep their reported state).
+        """
+        del switch, on, state
+        return []
+
+    def control_reply(self, request: bytes, notifications: Sequence[bytes]) -> bool | None:
+        """The device's answer to a control frame: True accepted, False refused, None none yet."""
+        del request, notifications
+        return None
 
 
 def finish_sample(family: str, sample: Sample, where: str = "") -> Sample:

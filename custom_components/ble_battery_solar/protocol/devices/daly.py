@@ -30,13 +30,21 @@ from custom_components.ble_battery_solar.protocol.alarms import (
     warning,
 )
 from custom_components.ble_battery_solar.protocol.base import (
+    CHARGE,
+    DISCHARGE,
     Field,
     Matcher,
+    crc16_modbus,
     read_fields,
     uuid16,
     values_list,
 )
-from custom_components.ble_battery_solar.protocol.modbus import Block, ModbusDriver, read_request
+from custom_components.ble_battery_solar.protocol.modbus import (
+    Block,
+    ModbusDriver,
+    crc_ok,
+    read_request,
+)
 from custom_components.ble_battery_solar.protocol.models import Sample
 
 SLAVE = 0xD2
@@ -221,9 +229,43 @@ class DalyDriver(ModbusDriver):
         return out  # type: ignore[return-value]
 
 
+    # --- opt-in control ------------------------------------------------------------
+    # Function 0x06 writes one holding register: 0x00A5 charging MOSFET switch, 0x00A6
+    # discharging (1 on, 0 off). The BMS echoes an accepted write and answers a refused
+    # one with an exception (``D2 86 <code> <CRC>``). P81 boards have no such registers.
+
+    control_acknowledged = True
+
+    def control_switches(self) -> tuple[str, ...]:
+        if self.variant is not None and "p81" in self.variant.lower():
+            return ()
+        return (CHARGE, DISCHARGE)
+
+    def control_requests(self, switch: str, on: bool, state: Sample | None = None) -> list[bytes]:
+        register = CONTROL_REGISTERS.get(switch)
+        if register is None or switch not in self.control_switches():
+            return []
+        body = bytes((SLAVE, WRITE_REGISTER)) + register.to_bytes(2, "big") + bytes((0, int(on)))
+        return [body + crc16_modbus(body).to_bytes(2, "little")]
+
+    def control_reply(self, request: bytes, notifications: Sequence[bytes]) -> bool | None:
+        buffer = b"".join(notifications)
+        if request in buffer:  # the echo of an accepted write
+            return True
+        refusal = bytes((SLAVE, WRITE_REGISTER | 0x80))
+        pos = buffer.find(refusal)
+        if pos >= 0 and len(buffer) >= pos + 5 and crc_ok(buffer[pos : pos + 5]):
+            return False
+        return None
+
+
 def _addressed(request: bytes) -> bytes:
     """A P81 block's request goes to address 0x81 (its answer comes from 0x51)."""
     if request[0] != P81_SLAVE:
         return request
     return read_request(P81_REQUEST, request[1], int.from_bytes(request[2:4], "big"),
                         int.from_bytes(request[4:6], "big"))
+
+
+WRITE_REGISTER = 0x06
+CONTROL_REGISTERS = {CHARGE: 0x00A5, DISCHARGE: 0x00A6}

@@ -11,11 +11,21 @@ real packs), which framing skips. Big-endian; voltage 10 mV, current signed 10 m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..alarms import AlarmBit, fault, protection
-from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, uuid16, values_list
+from ..base import (
+    CHARGE,
+    DISCHARGE,
+    NEED_MORE,
+    Driver,
+    Field,
+    Matcher,
+    read_fields,
+    uuid16,
+    values_list,
+)
 from ..models import Advertisement, Sample
 from .humsienk import HumsienkDriver
 
@@ -143,3 +153,46 @@ class JbdDriver(Driver):
                                              absent=ABSENT_TEMPERATURE)
         values["balancer"] = bool(values.pop("balance_bits"))
         return values
+
+    # --- opt-in control ------------------------------------------------------------
+    # Register 0xE1 holds the MOSFET software switches: bit 0 set turns charging off,
+    # bit 1 discharging. The vendor app follows the write with register 0x01 = 0 (leave
+    # factory mode without saving), and the BMS acknowledges each write with
+    # ``DD <register> <status> 00 <chk> 77`` (status 0 = done, 0x80 = refused).
+
+    control_acknowledged = True
+
+    def control_switches(self) -> tuple[str, ...]:
+        return (CHARGE, DISCHARGE)
+
+    def control_requests(self, switch: str, on: bool, state: Sample | None = None) -> list[bytes]:
+        # one register holds both switches: the other one keeps its reported state
+        if switch not in (CHARGE, DISCHARGE) or state is None:
+            return []
+        charge = on if switch == CHARGE else state.get(CHARGE)
+        discharge = on if switch == DISCHARGE else state.get(DISCHARGE)
+        if charge is None or discharge is None:
+            return []
+        value = (0 if charge else 0x01) | (0 if discharge else 0x02)
+        return [write_request(REG_MOSFET_CONTROL, value), write_request(REG_EXIT_FACTORY, 0)]
+
+    def control_reply(self, request: bytes, notifications: Sequence[bytes]) -> bool | None:
+        buffer = b"".join(notifications)
+        register = request[2]
+        for pos in range(len(buffer) - 6):
+            if buffer[pos] != HEAD or buffer[pos + 1] != register:
+                continue
+            end = pos + 4 + buffer[pos + 3] + 3
+            frame = buffer[pos:end]
+            if len(frame) == end - pos and self.frame_defect(frame) is None:
+                return frame[2] == 0
+        return None
+
+
+REG_MOSFET_CONTROL, REG_EXIT_FACTORY = 0xE1, 0x01
+
+
+def write_request(register: int, value: int) -> bytes:
+    """Write of a 16-bit register: ``DD 5A <register> 02 <value BE> <chk16 BE> 77``."""
+    body = bytes((register, 2)) + value.to_bytes(2, "big")
+    return bytes((HEAD, 0x5A)) + body + checksum(body).to_bytes(2, "big") + bytes((TAIL,))

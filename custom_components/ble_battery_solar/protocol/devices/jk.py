@@ -32,7 +32,18 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ..alarms import AlarmBit, fault, protection
-from ..base import NEED_MORE, Driver, Field, Matcher, read_fields, read_int, sum8, uuid16
+from ..base import (
+    CHARGE,
+    DISCHARGE,
+    NEED_MORE,
+    Driver,
+    Field,
+    Matcher,
+    read_fields,
+    read_int,
+    sum8,
+    uuid16,
+)
 from ..models import FrameError, Sample
 
 RSP_HEAD = b"\x55\xaa\xeb\x90"
@@ -310,3 +321,24 @@ class JkDriver(Driver):
         if self.sw_major is not None and self.sw_major >= SIX_SENSOR_FIRMWARE:
             return TEMPS_32S_SIX
         return TEMPS_32S
+
+    # --- opt-in control ------------------------------------------------------------
+    # JK02 switches are 20-byte writes of a holding register with a 4-byte value
+    # (``AA 55 90 EB <register> 04 <value LE> ... <sum8>``), the same on 24S- and
+    # 32S-era firmware: 0x1D charging, 0x1E discharging. The BMS sends no
+    # acknowledgement; the MOSFET states in the next cell-info frame tell. JK04 boards
+    # have no documented charge or discharge switch.
+
+    def control_switches(self) -> tuple[str, ...]:
+        if (self.variant or "").upper().startswith(VARIANT_JK04):
+            return ()
+        return (CHARGE, DISCHARGE)
+
+    def control_requests(self, switch: str, on: bool, state: Sample | None = None) -> list[bytes]:
+        register = CONTROL_REGISTERS.get(switch)
+        if register is None or switch not in self.control_switches():
+            return []
+        return [command(register, (1 if on else 0).to_bytes(4, "little"))]
+
+
+CONTROL_REGISTERS = {CHARGE: 0x1D, DISCHARGE: 0x1E}
