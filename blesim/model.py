@@ -66,15 +66,12 @@ class BatteryModel:
     current_fn: Callable[[float], float] | None = None
     health: float = 98.0
     ambient: float = 24.5  # air around the pack (sensors other than the cells')
-<<<<<<< HEAD
     # a failing cell: cell number (from 1) -> volts added to it (no balancer corrects it)
     cell_faults: dict[int, float] = field(default_factory=dict)
-=======
     # the BMS's MOSFET software switches: off blocks that direction of current
     charge_switch: bool = True
     discharge_switch: bool = True
     _blocked_current: float = 0.0  # the load a switched-off MOSFET holds back
->>>>>>> control
     _last: float | None = None
     _elapsed_h: float = 0.0
     _discharged_ah: float = 0.0

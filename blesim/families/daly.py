@@ -11,15 +11,10 @@ cells, temperatures and totals, 0x0041-0x007E capacity, cycles, MOSFETs).
 from __future__ import annotations
 
 from ..devices import NOTIFY, WRITE, uuid16
-<<<<<<< HEAD
-from ..framing import u
+from ..framing import crc16_modbus, u
 from .modbus import ModbusDevice, with_crc, words
 
 P81_REQUEST, P81_SLAVE = 0x81, 0x51
-=======
-from ..framing import crc16_modbus, u
-from .modbus import ModbusDevice, with_crc, words
->>>>>>> control
 
 
 class DalyDevice(ModbusDevice):
@@ -40,7 +35,7 @@ class DalyDevice(ModbusDevice):
 
     def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
         if self.variant != "p81":
-            return super().on_write(char_uuid, data)
+            return self._control_or_read(char_uuid, data)
         if len(data) != 8 or data[0] != P81_REQUEST or with_crc(data[:6]) != data:
             return []
         # asked at 0x81, the board answers as slave 0x51 (the RS485 convention)
@@ -72,7 +67,6 @@ class DalyDevice(ModbusDevice):
         data[132:134] = u(self.mosfet_temperature + 40, 2)
         return words(bytes(data), 0)
 
-<<<<<<< HEAD
     def _p81_registers(self) -> dict[int, int]:
         m = self.model
         cells = bytearray(128)
@@ -94,8 +88,8 @@ class DalyDevice(ModbusDevice):
         status[50:52] = u(self.mosfet_temperature + 40, 2)
         status[52:54] = u(m.ambient + 40, 2)
         return {**words(bytes(cells), 0), **words(bytes(status), 0x41)}
-=======
-    def on_write(self, char_uuid: str, data: bytes) -> list[bytes]:
+
+    def _control_or_read(self, char_uuid: str, data: bytes) -> list[bytes]:
         # function 0x06 on 0x00A5 / 0x00A6: the charging / discharging MOSFET switch
         if (char_uuid == self.write_uuid and len(data) == 8 and data[0] in self.slave_ids
                 and data[1] == 0x06
@@ -110,4 +104,3 @@ class DalyDevice(ModbusDevice):
             self.model.set_switches(**{"charge" if register == 0x00A5 else "discharge": value != 0})
             return [with_crc(data[:6])]
         return super().on_write(char_uuid, data)
->>>>>>> control

@@ -13,11 +13,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .bank import BatteryBank, is_bank
 from .connection import ConnectionManager
-<<<<<<< HEAD
-from .const import CONF_FAMILY, CONF_VARIANT, DOMAIN
-=======
-from .const import CONF_ALLOW_CONTROL, CONF_FAMILY, DOMAIN
->>>>>>> control
+from .const import CONF_ALLOW_CONTROL, CONF_FAMILY, CONF_VARIANT, DOMAIN
 from .coordinator import BleBatterySolarCoordinator
 from .dbus_monitor import DBusConnectionMonitor
 from .options import configured_packs, driver_variant, validate_options
@@ -90,8 +86,11 @@ async def _async_setup_bank(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 
 async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> None:
-<<<<<<< HEAD
     coordinator = entry.runtime_data
+    if coordinator.allow_control != (entry.options.get(CONF_ALLOW_CONTROL) is True):
+        # switch entities come or go: set the device up again
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
     variant = driver_variant(coordinator.family, entry.data.get(CONF_VARIANT), entry.options)
     if variant == coordinator.driver.variant:
         await coordinator.async_apply_options()
@@ -102,13 +101,6 @@ async def _async_options_updated(hass: HomeAssistant, entry: BleBatterySolarConf
         hass, entry, configured_packs(entry.data.get(CONF_VARIANT), entry.options)
     )
     hass.config_entries.async_schedule_reload(entry.entry_id)
-=======
-    if entry.runtime_data.allow_control != (entry.options.get(CONF_ALLOW_CONTROL) is True):
-        # switch entities come or go: set the device up again
-        hass.config_entries.async_schedule_reload(entry.entry_id)
-        return
-    await entry.runtime_data.async_apply_options()
->>>>>>> control
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BleBatterySolarConfigEntry) -> bool:

@@ -28,11 +28,8 @@ from .const import (
     CONF_IMBALANCE_MINUTES,
     CONF_IMBALANCE_MV,
     CONF_KEEP_ALIVE,
-<<<<<<< HEAD
-    CONF_PACKS,
-=======
     CONF_LIVE_INTERVAL,
->>>>>>> control
+    CONF_PACKS,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
@@ -46,11 +43,8 @@ from .const import (
     MAX_IMBALANCE_MINUTES,
     MAX_IMBALANCE_MV,
     MAX_KEEP_ALIVE,
-<<<<<<< HEAD
-    MAX_PACKS,
-=======
     MAX_LIVE_INTERVAL,
->>>>>>> control
+    MAX_PACKS,
     MAX_RELEASE_MINUTES,
     MAX_UPDATE_INTERVAL,
     MIN_IMBALANCE_MV,
@@ -408,7 +402,6 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_RELEASE_MINUTES,
                     default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
                 ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
-<<<<<<< HEAD
                 **packs,
                 vol.Required(
                     CONF_IMBALANCE_MV,
@@ -418,7 +411,6 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                     CONF_IMBALANCE_MINUTES,
                     default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
                 ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
-=======
                 vol.Required(
                     CONF_LIVE_INTERVAL,
                     default=options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL),
@@ -426,6 +418,5 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL) is True
                 ): selector.BooleanSelector(),
->>>>>>> control
             }),
         )

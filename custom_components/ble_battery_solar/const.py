@@ -19,7 +19,6 @@ CONF_VARIANT: Final = "variant"
 CONF_RELEASE_MINUTES: Final = "release_minutes"
 DEFAULT_RELEASE_MINUTES: Final = 10  # "release connection" frees the device this long
 MAX_RELEASE_MINUTES: Final = 240
-<<<<<<< HEAD
 CONF_PACKS: Final = "packs"  # batteries behind one BT module / packs in parallel
 MAX_PACKS: Final = 16
 
@@ -33,9 +32,7 @@ DEFAULT_IMBALANCE_MINUTES: Final = 5  # the spread must last this long (0: at on
 MAX_IMBALANCE_MINUTES: Final = 1440
 EVENT_IMBALANCE: Final = f"{DOMAIN}_imbalance"
 EVENT_ALARM: Final = f"{DOMAIN}_alarm"
-=======
 CONF_LIVE_INTERVAL: Final = "live_interval"
 DEFAULT_LIVE_INTERVAL: Final = 5  # seconds between pushes of streamed data, at least; 0 = off
 MAX_LIVE_INTERVAL: Final = 3600
 CONF_ALLOW_CONTROL: Final = "allow_control"  # opt-in MOSFET switches; off by default
->>>>>>> control
