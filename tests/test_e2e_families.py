@@ -167,7 +167,7 @@ async def test_family_discovered_added_and_shown(
         assert float(states["power"]) == pytest.approx(battery.voltage * battery.current, abs=1)
     elif family != "ble_battery_service":
         assert float(states["voltage"]) == pytest.approx(battery.voltage, abs=0.06)
-    if family not in ("ble_battery_service", *PV_ONLY):
+    if family not in ("ble_battery_service", *PV_ONLY, *POWER_ONLY):
         assert float(states["current"]) != 0
     if solar:
         for key in ("pv_voltage", *SOLAR_KEYS[family]):

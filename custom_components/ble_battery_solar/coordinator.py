@@ -44,7 +44,7 @@ from .health import DeviceHealth
 from .insight import DeviceInsight
 from .live import LiveUpdates
 from .options import driver_variant, validate_options
-from .protocol import Sample, get_driver
+from .protocol import FrameError, Sample, get_driver
 
 if TYPE_CHECKING:
     from . import BleBatterySolarConfigEntry
@@ -106,7 +106,10 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.live = LiveUpdates(hass.loop, self.driver,
                                 float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL)),
                                 self._push_live)
-        manager.set_stream_listener(self.address, self.live.feed)
+        # what a device that does not stream sends between polls is junk: the link drops
+        # and counts it; only streaming devices' data goes to live updates
+        if self._driver_streams():
+            manager.set_stream_listener(self.address, self.live.feed)
         interval = options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         super().__init__(
             hass,
@@ -330,6 +333,12 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     # --- live data and control ----------------------------------------------------------
 
     @callback
+    def _driver_streams(self) -> bool:
+        try:
+            return self.driver.streams()
+        except FrameError:  # requests that need what the advertisement tells: polled
+            return False
+
     def _push_live(self, sample: Sample) -> None:
         """Fresh values a streaming device pushed between polls, shown at once."""
         if not self.last_update_success or self.data is None or self.released_until is not None:

@@ -111,3 +111,13 @@ def test_decode_wraps_unexpected_decoder_errors(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(driver, "decode_frames", broken)
     with pytest.raises(FrameError, match=r"ble_battery_service: malformed frame \(IndexError"):
         decode("ble_battery_service", [b"\x10"])
+
+
+def test_which_families_push_data_between_polls() -> None:
+    """Live updates listen only to devices that stream; other devices' extra bytes are junk."""
+    from custom_components.ble_battery_solar.protocol import get_driver
+
+    assert get_driver("topband")().streams()  # no requests: it streams
+    assert get_driver("jk")().streams()  # answers requests, then keeps streaming
+    assert not get_driver("jbd")().streams()
+    assert not get_driver("daly")().streams()

@@ -246,6 +246,14 @@ class Driver(ABC):
     required_keys: ClassVar[tuple[str, ...]] = ()
     # False for protocols whose frames carry no checksum (their framing is checked instead)
     checksummed: ClassVar[bool] = True
+    # True for devices that push data by themselves once subscribed (besides answering
+    # requests): what they send between polls can be decoded as live data. None: a family
+    # without requests streams, one with requests does not.
+    pushes_data: ClassVar[bool | None] = None
+
+    def streams(self) -> bool:
+        """Whether the device sends data on its own between polls."""
+        return self.pushes_data if self.pushes_data is not None else not self.requests()
     # problem_code bit -> (condition, severity), see alarms.py; empty: not decoded
     alarm_bits: ClassVar[Mapping[int, AlarmBit]] = {}
 

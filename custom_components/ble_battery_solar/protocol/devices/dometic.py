@@ -71,6 +71,7 @@ class DometicDriver(Driver):
     """Dometic / Büttner battery module, channel A."""
 
     family = "dometic"
+    pushes_data = True
     title = "Dometic / Büttner"
     service_uuid = uuid16(0xFEFB)
     notify_uuid = CHANNEL_A_RX

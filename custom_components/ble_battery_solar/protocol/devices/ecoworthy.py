@@ -57,6 +57,7 @@ class EcoWorthyDriver(Driver):
     """ECO-WORTHY BW02 / DCHOUSE BMS: two unlock writes, then streamed 0xA1/0xA2 frames."""
 
     family = "ecoworthy"
+    pushes_data = True
     title = "ECO-WORTHY BMS"
     service_uuid = uuid16(0xFFF0)
     notify_uuid = uuid16(0xFFF1)

@@ -170,6 +170,7 @@ class JkDriver(Driver):
     """JK BMS (JK02 protocol, 24S- and 32S-era firmware)."""
 
     family = "jk"
+    pushes_data = True
     title = "JK / Jikong BMS"
     service_uuid = uuid16(0xFFE0)
     notify_uuid = uuid16(0xFFE1)

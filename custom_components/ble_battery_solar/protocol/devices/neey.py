@@ -82,6 +82,7 @@ class NeeyDriver(Driver):
     """NEEY / Heltec balancer and NEEY BMS v2: device info and cell info per poll."""
 
     family = "neey"
+    pushes_data = True
     title = "NEEY / Heltec balancer"
     service_uuid = uuid16(0xFFE0)
     notify_uuid = uuid16(0xFFE1)

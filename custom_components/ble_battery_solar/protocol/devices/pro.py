@@ -68,6 +68,7 @@ class ProDriver(Driver):
     """Pro BMS / Foxwell BT630 / Leagend CM100 smart shunt."""
 
     family = "pro"
+    pushes_data = True
     title = "Pro BMS smart shunt (Foxwell, Leagend)"
     service_uuid = uuid16(0xFFF0)
     notify_uuid = uuid16(0xFFF4)

@@ -93,6 +93,7 @@ class SuperbDriver(Driver):
     """Super-B Epsilon: v1 streams status frames, v2 answers a request and pushes measurements."""
 
     family = "superb"
+    pushes_data = True
     title = "Super-B Epsilon"
     service_uuid = "74b9c2d1-dc6d-42cf-a2e9-7398b8fc2e70"
     notify_uuid = "6edadbe4-4f53-4a5a-96ed-02f93db93790"

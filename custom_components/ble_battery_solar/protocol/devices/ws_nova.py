@@ -72,6 +72,7 @@ class WsNovaDriver(Driver):
     """Wattstunde Nova Core: one request, one XOR-keyed hex frame."""
 
     family = "ws_nova"
+    pushes_data = True
     title = "Wattstunde Nova Core"
     service_uuid = uuid16(0xFFF0)
     notify_uuid = uuid16(0xFFF1)
