@@ -39,6 +39,10 @@ class Link:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def peripheral_dropped(self) -> None:
+        """The device ends the link; the proxy frees the slot and tells its client."""
+        self.session.node.end_link(self, by_owner=False, reason=0x13)  # terminated by peer
+
     def close(self) -> None:
         """The link is gone: stop its operations and streams."""
         self.connected = False
