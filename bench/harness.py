@@ -31,6 +31,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from blesim import BatteryServiceDevice, JbdDevice, Latency, SimDevice, VirtualProxy
 from blesim.catalog import DEVICE_CLASSES as CATALOG
+from blesim.esphome import EspHomeNode
 from custom_components.ble_battery_solar.const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
@@ -109,10 +110,11 @@ class Fleet:
     """Simulated devices, their proxies and their config entries."""
 
     hass: HomeAssistant
-    proxies: list[VirtualProxy]
+    proxies: list[Any]  # VirtualProxy or EspHomeNode: the same accounting either way
     devices: list[SimDevice]
     entries: list[MockConfigEntry]
-    proxy_of: dict[str, VirtualProxy] = field(default_factory=dict)
+    proxy_of: dict[str, Any] = field(default_factory=dict)
+    node_entries: list[MockConfigEntry] = field(default_factory=list)  # esphome entries
 
     def opened(self) -> dict[str, int]:
         """Clients opened so far per device address (over every proxy)."""
@@ -137,8 +139,13 @@ class Fleet:
             if entry.state.recoverable:
                 await clock.run_until_done(self.hass.config_entries.async_unload(entry.entry_id))
         await clock.settle()
+        for entry in self.node_entries:
+            await clock.run_until_done(self.hass.config_entries.async_unload(entry.entry_id))
         for proxy in self.proxies:
-            proxy.stop()
+            if isinstance(proxy, EspHomeNode):
+                await proxy.close()
+            else:
+                proxy.stop()
         await clock.settle()
 
 
@@ -237,23 +244,26 @@ async def build_fleet(
     keep_alive: float | None = None,
     advertise_every: float = 5.0,
     setup: bool = True,
+    path: str = "blesim",
 ) -> Fleet:
     """Start `proxies` virtual proxies, put `devices` devices round-robin in their range, add
-    one config entry per device (families alternate) and set the domain up like HA start-up."""
-    proxy_list = [
-        VirtualProxy(
-            hass,
-            name=f"bench-proxy-{p}",
-            source=f"B1:E5:11:00:10:{p:02X}",
-            slots=slots,
-            latency=latency,
-            advertise_every=advertise_every,
-        )
-        for p in range(proxies)
-    ]
-    for proxy in proxy_list:
-        proxy.start()
-    fleet = Fleet(hass, proxy_list, [], [])
+    one config entry per device (families alternate) and set the domain up like HA start-up.
+
+    `path="esphome"`: the proxies are ESPHome nodes added to HA's esphome integration.
+    """
+    fleet = Fleet(hass, [], [], [])
+    for p in range(proxies):
+        name, source = f"bench-proxy-{p}", f"B1:E5:11:00:10:{p:02X}"
+        if path == "esphome":
+            fleet.proxies.append(await _start_node(hass, clock, fleet, EspHomeNode(
+                name=name, source=source, slots=slots, latency=latency,
+                advertise_every=advertise_every)))
+        else:
+            proxy = VirtualProxy(hass, name=name, source=source, slots=slots, latency=latency,
+                                 advertise_every=advertise_every)
+            proxy.start()
+            fleet.proxies.append(proxy)
+    proxy_list = fleet.proxies
     for i in range(devices):
         p = i % proxies
         family = families[i % len(families)]
@@ -278,6 +288,34 @@ async def build_fleet(
     if setup:
         assert await clock.run_until_done(async_setup_component(hass, DOMAIN, {}), limit=900)
     return fleet
+
+
+def node_ready(node: EspHomeNode) -> bool:
+    """HA's esphome integration is connected to the node and its scanner is registered."""
+    from habluetooth import get_manager
+
+    return node.subscriber is not None and any(
+        s.source == node.source and s.connectable
+        for s in get_manager().async_current_scanners())
+
+
+async def _start_node(hass: HomeAssistant, clock: SimClock, fleet: Fleet,
+                      node: EspHomeNode) -> EspHomeNode:
+    """Serve an ESPHome node and add it to HA's esphome integration, as a user would."""
+    if "homeassistant" not in hass.config.components:
+        # esphome's assist_pipeline -> conversation chain needs it
+        assert await async_setup_component(hass, "homeassistant", {})
+    await node.serve()
+    entry = MockConfigEntry(domain="esphome", title=node.name, unique_id=node.mac,
+                            data={"host": node.host, "port": node.port, "password": ""})
+    entry.add_to_hass(hass)
+    fleet.node_entries.append(entry)
+    assert await clock.run_until_done(hass.config_entries.async_setup(entry.entry_id))
+    for _ in range(10_000):  # TCP round trips need loop turns, not simulated time
+        await clock.settle()
+        if node_ready(node):
+            return node
+    raise AssertionError(f"{node.name} did not come up in HA's esphome integration")
 
 
 @dataclass

@@ -33,6 +33,7 @@ from freezegun import api as freezegun_api
 from homeassistant.core import HomeAssistant
 
 from blesim import JbdDevice, Latency, SimDevice
+from blesim.esphome import EspHomeNode
 from custom_components.ble_battery_solar import DATA_MANAGER
 
 from .harness import (
@@ -40,6 +41,7 @@ from .harness import (
     Fleet,
     PollRecorder,
     build_fleet,
+    node_ready,
     production_logging,
     sample,
 )
@@ -76,6 +78,11 @@ class SoakProfile:
     # False: from the end of the poll that was in flight when it cleared, i.e. the check is
     # that the device's next poll attempt succeeds (see docs/benchmarks.md, soak findings).
     strict_recovery: bool = True
+    # "blesim": blesim's own scanner; "esphome": ESPHome nodes through HA's esphome
+    # integration. There a restarted proxy is back once HA has reconnected to it
+    # (aioesphomeapi retries with a backoff of up to 60 s): its devices' fault window
+    # ends then, not when the node came online.
+    path: str = "blesim"
 
 
 @dataclass
@@ -135,6 +142,7 @@ class Soak:
         self.fleet: Fleet | None = None
         self.proxy_devices: dict[str, list[str]] = {}
         self.down_since: dict[str, float] = {}  # proxy source -> stopped at
+        self.reconnecting: dict[str, EspHomeNode] = {}  # nodes back online, not yet in HA
         self.oor_since: dict[str, float] = {}  # address -> out of range since
         self.hold_since: dict[str, float] = {}  # address -> held by the phone app since
         self.hang_since: dict[str, float] = {}  # address -> GATT operations hung since
@@ -266,6 +274,9 @@ class Soak:
                 proxy.stop()
             else:
                 proxy.start()
+                if isinstance(proxy, EspHomeNode):
+                    self.reconnecting[target] = proxy  # the window ends when HA is back
+                    return
                 stopped = self.down_since.pop(target)
                 for address in self.proxy_devices[target]:
                     self._fault(address, "proxy_restart", stopped, now)
@@ -314,6 +325,15 @@ class Soak:
         else:
             device.faults.hang_read = on
 
+    def _note_reconnects(self, now: float) -> None:
+        """End the fault windows of the ESPHome nodes that HA has reconnected to."""
+        for source, node in list(self.reconnecting.items()):
+            if node_ready(node):
+                del self.reconnecting[source]
+                stopped = self.down_since.pop(source)
+                for address in self.proxy_devices[source]:
+                    self._fault(address, "proxy_restart", stopped, now)
+
     # --- run ------------------------------------------------------------------------
 
     async def run(self) -> SoakResult:
@@ -334,7 +354,7 @@ class Soak:
             with recorder.installed(), production_logging():
                 fleet = self.fleet = await build_fleet(
                     hass, clock, devices=p.devices, proxies=p.proxies, slots=p.slots,
-                    latency=p.latency, interval=p.interval,
+                    latency=p.latency, interval=p.interval, path=p.path,
                 )
                 for proxy in fleet.proxies:
                     self.proxy_devices[proxy.source] = [
@@ -350,9 +370,10 @@ class Soak:
                 samples: list[dict[str, int]] = []
                 peak_links = dict.fromkeys((px.source for px in fleet.proxies), 0)
 
-                def on_jump(_now: float) -> None:
+                def on_jump(now: float) -> None:
                     for px in fleet.proxies:
                         peak_links[px.source] = max(peak_links[px.source], len(px.links))
+                    self._note_reconnects(now)
 
                 logging.getLogger().addHandler(watch)
                 try:

@@ -98,6 +98,23 @@ async def heard(hass: HomeAssistant, address: str, iterations: int = 200) -> boo
     return False
 
 
+async def heard_by(hass: HomeAssistant, address: str, *proxies: VirtualProxy | EspHomeNode
+                   ) -> None:
+    """Wait until every one of `proxies` has delivered the device's advertisement to HA.
+
+    HA routes a connect by what each proxy last heard: a test that compares proxies
+    must not start before the advertisements of all of them have arrived.
+    """
+    from homeassistant.components import bluetooth
+
+    def all_heard() -> bool:
+        sources = {d.scanner.source
+                   for d in bluetooth.async_scanner_devices_by_address(hass, address, True)}
+        return all(p.source in sources for p in proxies)
+
+    await wait_real(all_heard)
+
+
 async def drain(iterations: int = 50) -> None:
     """Let data already on its way over a node's TCP connection arrive."""
     for _ in range(iterations):
@@ -111,6 +128,42 @@ def node_ready(node: EspHomeNode) -> bool:
     scanners = get_manager().async_current_scanners()
     return node.subscriber is not None and any(
         s.source == node.source and s.connectable for s in scanners)
+
+
+async def slots_reported(*proxies: VirtualProxy | EspHomeNode) -> None:
+    """Wait until HA's bluetooth manager has each proxy's current free-slot count.
+
+    blesim's scanner reports at once; a node's report crosses its TCP connection.
+    """
+    from habluetooth import get_manager
+
+    def current() -> bool:
+        for proxy in proxies:
+            allocs = get_manager().async_current_allocations(proxy.source) or []
+            if not allocs or allocs[0].free != max(0, proxy.slots - proxy.in_use()):
+                return False
+        return True
+
+    await wait_real(current)
+
+
+async def reconnected(hass: HomeAssistant, freezer: Any, proxy: VirtualProxy | EspHomeNode,
+                      limit: float = 120.0) -> None:
+    """Step time until HA's esphome integration is connected to a node again.
+
+    aioesphomeapi retries a lost API connection with a backoff of up to 60 s, so
+    a node that was offline for a while is back in HA up to a minute after it is
+    back online. blesim's own scanner registers again at once.
+    """
+    if not isinstance(proxy, EspHomeNode):
+        return
+    waited = 0.0
+    while not node_ready(proxy):
+        if waited > limit:
+            raise AssertionError(f"{proxy} not reconnected after {limit} simulated seconds")
+        await advance(hass, freezer, 1.0, step=1.0)
+        await drain(100)
+        waited += 1.0
 
 
 @pytest.fixture

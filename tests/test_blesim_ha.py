@@ -93,3 +93,31 @@ async def test_services_script_faults_and_proxies(
         await hass.services.async_call("blesim", "fault", {
             "address": "00:00:00:00:00:00", "fault": "corrupt"}, blocking=True)
     proxy.stop()
+
+
+async def test_esphome_path_adds_nodes_through_the_esphome_config_flow(
+    hass: HomeAssistant, enable_bluetooth: None, socket_enabled: None
+) -> None:
+    """`path: esphome`: each proxy is an ESPHome node that HA's esphome integration adds."""
+    from homeassistant.setup import async_setup_component
+
+    from blesim.esphome import EspHomeNode
+
+    from .conftest import heard, node_ready, wait_real
+
+    assert await async_setup_component(hass, "homeassistant", {})
+    conf = {"path": "esphome", "proxies": [{"name": "node-1", "port": 0, "slots": 2}],
+            "devices": [{"family": "jbd", "address": "A5:C2:37:10:00:01"}]}
+    assert await async_setup(hass, {"blesim": conf})
+    (node,) = hass.data["blesim"]
+    assert isinstance(node, EspHomeNode)
+    (entry,) = hass.config_entries.async_entries("esphome")
+    assert entry.unique_id == node.mac
+    assert entry.data["port"] == node.port
+    await wait_real(lambda: node_ready(node))
+    assert await heard(hass, "A5:C2:37:10:00:01")
+    await hass.services.async_call("blesim", "hold_slots", {"proxy": "node-1", "count": 2},
+                                   blocking=True)
+    assert node.free() == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await node.close()

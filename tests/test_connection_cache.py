@@ -13,6 +13,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
 from blesim import JbdDevice, Latency, SimDevice, VirtualProxy
+from blesim.esphome import EspHomeNode
 from custom_components.ble_battery_solar import get_manager
 from custom_components.ble_battery_solar.connection import (
     LINK_LOST,
@@ -25,9 +26,15 @@ from custom_components.ble_battery_solar.connection import (
 from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE, CONF_UPDATE_INTERVAL
 from custom_components.ble_battery_solar.protocol import get_driver
 
-from .conftest import advance, make_entry, run_until_done, setup_entry
+from .conftest import advance, make_entry, run_until_done, setup_entry, wait_real
 
 VOLTAGE = "sensor.sim_jbd_sp04s_voltage"
+
+
+@pytest.fixture
+async def proxy(make_any_proxy) -> VirtualProxy | EspHomeNode:
+    """One proxy with 3 slots: blesim's scanner or the ESPHome node (`--ble-path`)."""
+    return await make_any_proxy(slots=3)
 
 
 def assert_no_leak(proxy: VirtualProxy) -> None:
@@ -178,11 +185,11 @@ async def test_no_free_slot_is_reported(
 async def test_slow_connect_does_not_delay_other_devices(
     hass: HomeAssistant, proxy: VirtualProxy, freezer
 ) -> None:
-    """Device A's connect hangs for 20 s; device B keeps being polled on its 5 s interval."""
+    """Device A's connect hangs for 19 s; device B keeps being polled on its 5 s interval."""
     dev_a = proxy.add(JbdDevice("A5:C2:37:10:00:0A", "JBD-A"))
     dev_b = proxy.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
     entry_b = await setup_entry(hass, dev_b, {CONF_UPDATE_INTERVAL: 5})
-    dev_a.faults.connect_delay = 20.0
+    dev_a.faults.connect_delay = 19.0  # just within a proxy's 20 s connect timeout
     entry_a = make_entry(dev_a, {CONF_UPDATE_INTERVAL: 5})
     entry_a.add_to_hass(hass)
     setup_a = asyncio.ensure_future(hass.config_entries.async_setup(entry_a.entry_id))
@@ -270,6 +277,7 @@ async def test_peripheral_drops_idle_link(
     entry = await setup_entry(hass, jbd)
     manager = get_manager(hass)
     proxy.links[jbd.address].peripheral_dropped()
+    await wait_real(lambda: not manager.is_open(jbd.address) and not manager._closing)
     await hass.async_block_till_done()
     assert not manager.is_open(jbd.address)
     assert_no_leak(proxy)
@@ -557,7 +565,7 @@ async def test_slot_wait_ends_when_the_proxy_goes_away(
     proxy = make_proxy(slots=1)
     dev_a = proxy.add(JbdDevice("A5:C2:37:10:00:0A", "JBD-A"))
     dev_b = proxy.add(JbdDevice("A5:C2:37:10:00:0B", "JBD-B"))
-    dev_a.faults.connect_delay = 20.0
+    dev_a.faults.connect_delay = 19.0  # just within a proxy's 20 s connect timeout
     manager = get_manager(hass)
     driver = get_driver("jbd")()
     poll_a = asyncio.ensure_future(manager.poll(dev_a.address, driver, keep_alive=60))

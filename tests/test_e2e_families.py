@@ -44,7 +44,17 @@ from custom_components.ble_battery_solar.connection import (
 from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_KEEP_ALIVE, DOMAIN
 from custom_components.ble_battery_solar.protocol import get_driver
 
-from .conftest import advance, drain, make_entry, run_until_done, setup_entry
+from .conftest import (
+    advance,
+    drain,
+    heard_by,
+    make_entry,
+    reconnected,
+    run_until_done,
+    setup_entry,
+    slots_reported,
+    wait_real,
+)
 
 # protocols that carry no cell voltages (LiPower / Ective BM X, Pro, Super-B, Buknuwo,
 # Renogy Smart Shunt: pack values only)
@@ -274,10 +284,10 @@ async def test_link_drops_mid_response_of_a_chunked_streaming_device(
 
 @pytest.mark.parametrize("family", ["litime", "topband", "ble_battery_service"])
 async def test_device_that_never_answers_times_out(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any, family: str
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any, family: str
 ) -> None:
     """Requests, streams and reads (the proxy's 30 s GATT read timeout) all end in a timeout."""
-    proxy = make_proxy()
+    proxy = await make_any_proxy()
     device = proxy.add(device_of(family))
     entry = await setup_entry(hass, device)
     device.faults.no_answer = True
@@ -362,14 +372,15 @@ async def test_device_connected_through_proxy_a_refuses_proxy_b(
 
 
 async def test_best_proxy_is_used_until_it_is_full(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
     """HA routes to the strongest proxy with a free slot; foreign connections fill it."""
-    near = make_proxy(name="near", slots=3)
-    far = make_proxy(name="far", slots=3)
+    near = await make_any_proxy(name="near", slots=3)
+    far = await make_any_proxy(name="far", slots=3)
     device = device_of("litime")
     near.add(device, rssi=-50)
     far.add(device, rssi=-88)
+    await heard_by(hass, device.address, near, far)
     entry = await setup_entry(hass, device)
     manager = get_manager(hass)
     assert device.address in near.links
@@ -377,6 +388,7 @@ async def test_best_proxy_is_used_until_it_is_full(
 
     await manager.release(device.address)
     near.hold_slots(3)  # other integrations take every slot of the near proxy
+    await slots_reported(near)
     await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
     assert entry.runtime_data.last_update_success
     assert device.address in far.links
@@ -384,10 +396,12 @@ async def test_best_proxy_is_used_until_it_is_full(
 
     far.hold_slots(3)
     await manager.release(device.address)
+    await slots_reported(far)
     await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
     assert entry.runtime_data.last_exception.translation_key == NO_SLOT
     near.hold_slots(0)
     far.hold_slots(0)
+    await slots_reported(near, far)
     await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
     assert entry.runtime_data.last_update_success
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -395,13 +409,14 @@ async def test_best_proxy_is_used_until_it_is_full(
 
 
 async def test_proxy_restart_drops_links_and_polls_recover(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
-    proxy = make_proxy(slots=3)
+    proxy = await make_any_proxy(slots=3)
     devices = [proxy.add(device_of(f)) for f in ("jbd", "topband", "tianpower")]
     entries = [await setup_entry(hass, d) for d in devices]
     assert len(proxy.links) == 3
     proxy.restart(after=120)
+    await wait_real(lambda: get_manager(hass).open_links == 0)
     await hass.async_block_till_done()
     assert proxy.dropped == 3
     assert_no_leak(proxy)  # owners disconnect()ed the dropped clients
@@ -411,6 +426,7 @@ async def test_proxy_restart_drops_links_and_polls_recover(
     assert not proxy.online
     await advance(hass, freezer, 121, step=1.0)
     assert proxy.online
+    await reconnected(hass, freezer, proxy)
     for entry in entries:
         await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
         assert entry.runtime_data.last_update_success
@@ -420,13 +436,14 @@ async def test_proxy_restart_drops_links_and_polls_recover(
 
 
 async def test_proxy_offline_fails_over_to_another_proxy(
-    hass: HomeAssistant, make_proxy: Any, freezer: Any
+    hass: HomeAssistant, make_any_proxy: Any, freezer: Any
 ) -> None:
-    first = make_proxy(name="first")
-    second = make_proxy(name="second")
+    first = await make_any_proxy(name="first")
+    second = await make_any_proxy(name="second")
     device = device_of("daly")
     first.add(device, rssi=-50)
     second.add(device, rssi=-75)
+    await heard_by(hass, device.address, first, second)
     entry = await setup_entry(hass, device)
     assert device.address in first.links
     first.stop()

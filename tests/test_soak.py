@@ -1,5 +1,9 @@
 """Short soak: 8 devices over 2 virtual proxies for 2 simulated hours under seeded random faults.
 
+It runs on both paths (`--ble-path`): blesim's own scanner, and ESPHome nodes through
+HA's real esphome integration (where a restarted proxy counts as back once HA has
+reconnected to it).
+
 The full profile (24 simulated hours, 20 devices over 3 proxies x 3 slots, so slots are
 contended as well) runs with `scripts/soak`; see bench/soak.py for the faults and the
 checks, docs/benchmarks.md for the figures. This one finishes in well under two minutes.
@@ -7,8 +11,10 @@ checks, docs/benchmarks.md for the figures. This one finishes in well under two 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from homeassistant.core import HomeAssistant
 
 from bench.simclock import SimClock
@@ -37,12 +43,15 @@ SHORT = SoakProfile(
 )
 
 
-async def test_short_soak(hass: HomeAssistant, enable_bluetooth: None, freezer: Any) -> None:
+async def test_short_soak(hass: HomeAssistant, enable_bluetooth: None, freezer: Any,
+                          request: pytest.FixtureRequest, ble_path: str) -> None:
     """No leaked client, every device recovers, nothing grows, no traceback for a fault."""
+    if ble_path == "esphome":
+        request.getfixturevalue("socket_enabled")
     hass.loop.set_debug(False)  # debug mode's slow-callback timing reads the jumping clock
     clock = SimClock(hass, freezer)
     try:
-        result = await run_soak(hass, clock, SHORT)
+        result = await run_soak(hass, clock, replace(SHORT, path=ble_path))
     finally:
         clock.close()
     faults = result.figures["faults injected"]

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from aioesphomeapi import api_pb2 as pb
+
 from .wire import int_to_mac
 
 if TYPE_CHECKING:
@@ -38,6 +40,23 @@ class Link:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def push(self, frames: list[bytes]) -> int:
+        """The device notifies these payloads unasked, at once (a garbage flood); how many
+        were sent to a subscribed client (as `VirtualClient.push` does on blesim's path)."""
+        if not self.connected or self.device is None or self.table is None:
+            return 0
+        char = self.table.handle_of(self.device.notify_uuid or "")
+        if char is None or char.handle not in self.registered or char.handle not in self.enabled:
+            return 0
+        for frame in frames:
+            self.session.send(pb.BluetoothGATTNotifyDataResponse(
+                address=self.address, handle=char.handle, data=frame))
+        return len(frames)
+
+    def peripheral_dropped(self) -> None:
+        """The device ends the link; the proxy frees the slot and tells its client."""
+        self.session.node.end_link(self, by_owner=False, reason=0x13)  # terminated by peer
 
     def close(self) -> None:
         """The link is gone: stop its operations and streams."""

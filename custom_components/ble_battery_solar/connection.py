@@ -63,7 +63,7 @@ from .link import (
 )
 from .polling import PollRecovery
 from .protocol import Driver
-from .slots import SlotPolicy
+from .slots import SlotPolicy, refused_for_lack_of_slot
 from .stats import DeviceStats
 
 __all__ = [
@@ -245,7 +245,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             *(self._drop(address, "shutdown") for address in list(self._links)),
             return_exceptions=True,
         )
-        if self._closing:
+        while self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
     # --- connecting -----------------------------------------------------------------
@@ -314,7 +314,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
     def _connect_error(self, address: str, err: BaseException) -> BaseException:
         if isinstance(err, LinkError | asyncio.CancelledError) or not isinstance(err, Exception):
             return err
-        if isinstance(err, BleakOutOfConnectionSlotsError):
+        if isinstance(err, BleakOutOfConnectionSlotsError) or refused_for_lack_of_slot(err):
             return LinkError(f"no free connection slot to reach {address}", kind=NO_SLOT)
         if isinstance(err, BleakNotFoundError):
             return LinkError(f"{address} was not found: {err}", kind=NOT_FOUND)
@@ -357,10 +357,31 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             return
         _LOGGER.debug("%s: closing link (%s)", address, reason)
         self.device_stats(address).disconnects += 1
-        await self._disconnect_client(address, link.client)
+        # Awaited in a task of its own, so it ends even when this close is cancelled.
+        disconnect = asyncio.ensure_future(self._disconnect_client(address, link.client, link))
+        self._closing.add(disconnect)
+        disconnect.add_done_callback(self._closing.discard)
+        # Our release is done once the link goes down: bleak-esphome's disconnect() then
+        # waits up to 5 s for the proxy to report a free slot, which another client may
+        # have taken at once. That rest runs on in the background. A link that was down
+        # already waits for the whole disconnect (no request may overtake a reconnect).
+        down = None if link.lost else asyncio.ensure_future(link.down.wait())
+        self._releasing[address] = link
+        try:
+            await asyncio.wait(
+                [f for f in (disconnect, down) if f is not None],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            if down is not None:
+                down.cancel()
+            if self._releasing.get(address) is link:
+                del self._releasing[address]
         self._slot_freed.set()
 
-    async def _disconnect_client(self, address: str, client: BleakClient) -> None:
+    async def _disconnect_client(
+        self, address: str, client: BleakClient, link: Link | None = None
+    ) -> None:
         try:
             async with asyncio.timeout(DISCONNECT_TIMEOUT):
                 await client.disconnect()
@@ -368,11 +389,17 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             dbus_monitor.release_bus_if_needed(client)
             raise
         except Exception as err:
-            self.failed_disconnects += 1
-            _LOGGER.warning("%s: disconnect failed: %s", address, str(err) or type(err).__name__)
             # bleak 3.0's BlueZ backend raises out of disconnect() before closing its
             # D-Bus connection: close it here, or it leaks one of the 256.
             dbus_monitor.release_bus_if_needed(client)
+            text = str(err) or type(err).__name__
+            if link is not None and link.lost:
+                # Already down (a proxy that lost its API connection freed every slot
+                # it held, or our release went through): nothing is left to release.
+                _LOGGER.debug("%s: disconnect after the link ended: %s", address, text)
+                return
+            self.failed_disconnects += 1
+            _LOGGER.warning("%s: disconnect failed: %s", address, text)
 
     async def _async_on_stop(self, _event: Event) -> None:
         self._unsub_stop = None

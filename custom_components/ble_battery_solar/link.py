@@ -80,6 +80,7 @@ class Link:
         self._buffered = 0  # bytes in _notifications
         self._collecting = False  # a poll is waiting for notifications
         self._arrived = asyncio.Event()
+        self.down = asyncio.Event()  # set once the client reported the link down
         self.received: list[bytes] = []  # notifications of the latest poll, for diagnostics
         # gets what a streaming device pushes between polls (live data); None: dropped
         self.stream_listener: Callable[[bytes], None] | None = None
@@ -90,9 +91,10 @@ class Link:
         return not self.lost and self.client.is_connected
 
     def mark_lost(self) -> None:
-        """The peripheral or proxy dropped the link: wake a poll waiting for data."""
+        """The link went down (dropped, or our own disconnect): wake a poll waiting for data."""
         self.lost = True
         self._arrived.set()
+        self.down.set()
 
     def _on_notify(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         """Keep what a running poll can use; drop (and count) everything else.
@@ -195,8 +197,10 @@ class Link:
             await self._ensure_subscribed()
             if requests[0] is not None:
                 self._start_collecting()  # stale stream data: only answers count
-            for request in requests:
-                start = len(self._notifications)
+            for index, request in enumerate(requests):
+                # The first answer counts from the subscription on: a stream's first
+                # frame may have come with it.
+                start = len(self._notifications) if index else 0
                 if request is not None:
                     assert driver.write_uuid is not None
                     await self._bounded(

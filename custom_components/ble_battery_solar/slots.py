@@ -17,6 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from bleak.exc import BleakError
 from habluetooth import (
     HaBluetoothSlotAllocations,
     HaScannerRegistration,
@@ -26,17 +27,34 @@ from habluetooth import (
 from homeassistant.components import bluetooth
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .link import NOT_FOUND, Link, LinkError
+from .link import NO_SLOT, NOT_FOUND, Link, LinkError
 
 if TYPE_CHECKING:
     from .stats import DeviceStats
 
 _LOGGER = logging.getLogger(__name__)
 
-SLOT_WAIT_TIMEOUT = 30.0
+SLOT_WAIT_TIMEOUT = 30.0  # s a connect waits for a slot that one of our links holds
+FOREIGN_SLOT_WAIT = 2.0  # s it waits when other clients hold every slot
 CONTENDED_FOR = 600.0  # s a source counts as contended after we evicted a link there
 PATH_CHECK_EVERY = 1.0  # s between checks for a path to unreachable devices ...
 PATH_CHECK_WINDOW = 60.0  # ... for this long after an adapter or proxy (re)appears
+
+
+def refused_for_lack_of_slot(err: BaseException) -> bool:
+    """Whether an ESPHome proxy refused the connect: `connected=False` with no error code.
+
+    The firmware answers a connect so only when it has no free slot: the free count
+    Home Assistant routed by was stale (another client took the slot meanwhile).
+    bleak-esphome reports it as a bare "Disconnected"; every other failure of a
+    connect carries an error code, or comes from elsewhere with its own text.
+    """
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, BleakError) and str(cause) == "Disconnected":
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _allocations(source: str | None = None) -> list[HaBluetoothSlotAllocations]:
@@ -68,6 +86,8 @@ class SlotPolicy:
     def _init_slots(self) -> None:
         # address -> sources it may connect through, while our connect is in flight
         self._connecting: dict[str, list[str]] = {}
+        # address -> our link being closed: its slot comes back in a moment
+        self._releasing: dict[str, Link] = {}
         self._slot_freed = asyncio.Event()
         # source -> until when it counts as contended (we had to evict there for our own)
         self._contended: dict[str, float] = {}
@@ -193,7 +213,8 @@ class SlotPolicy:
     async def _make_room(self, address: str, sources: list[str]) -> None:
         """Evict one of our idle links (or wait for one) when no reachable source has a slot.
 
-        Raises NOT_FOUND when every source that reached the device went away meanwhile.
+        Raises NOT_FOUND when every source that reached the device went away meanwhile,
+        NO_SLOT when other clients hold every slot (or ours did not free up in time).
         """
         stats = self.device_stats(address)
         began = self.hass.loop.time()
@@ -203,7 +224,8 @@ class SlotPolicy:
             stats.poll_wait += self.hass.loop.time() - began
 
     async def _wait_for_room(self, address: str, sources: list[str], stats: DeviceStats) -> None:
-        deadline = time.monotonic() + SLOT_WAIT_TIMEOUT
+        started = time.monotonic()
+        deadline = started + SLOT_WAIT_TIMEOUT
         waited = False
         while not self._has_free_slot(sources):
             victim = self._eviction_candidate(sources)
@@ -214,8 +236,17 @@ class SlotPolicy:
                 _LOGGER.debug("%s: evicting idle link %s to free a slot", address, victim.address)
                 await self._drop(victim.address, f"evicted for {address}")
                 continue
-            if not self._holds_slot_on(sources) or time.monotonic() >= deadline:
-                return  # the connect attempt reports the slot error
+            if not self._holds_slot_on(sources):
+                # Other clients hold every slot. Connecting would only sit out
+                # bleak-retry-connector's out-of-slot backoff (36 s) and fail the same
+                # way: wait briefly for one of them to let go, then fail.
+                deadline = min(deadline, started + FOREIGN_SLOT_WAIT)
+            if time.monotonic() >= deadline:
+                raise LinkError(
+                    f"no free connection slot to reach {address}: every slot of "
+                    f"{', '.join(sources)} is taken",
+                    kind=NO_SLOT,
+                )
             if not waited:
                 stats.slot_waits += 1
                 waited = True
@@ -250,10 +281,11 @@ class SlotPolicy:
         return idle
 
     def _holds_slot_on(self, sources: list[str]) -> bool:
-        """Whether one of our links or connects occupies a slot we could wait for."""
-        return any(link.source in sources for link in self._links.values()) or any(
-            set(srcs) & set(sources) for srcs in self._connecting.values()
-        )
+        """Whether one of our links, closes or connects occupies a slot we could wait for."""
+        return any(
+            link.source in sources
+            for link in (*self._links.values(), *self._releasing.values())
+        ) or any(set(srcs) & set(sources) for srcs in self._connecting.values())
 
     def _eviction_candidate(self, sources: list[str]) -> Link | None:
         """The idle link on these sources whose device polls again last.

@@ -12,6 +12,12 @@ Example (see config/blesim.yaml and docs/simulator.md)::
           name: "Garage JBD"
           rssi: {blesim-proxy-1: -58}
 
+With ``path: esphome`` (or ``BLESIM_PATH=esphome``, as ``scripts/develop --esphome``
+sets it) every proxy is an ESPHome node speaking the native API on 127.0.0.1
+(``port``, default 16053, 16054 ...), added to HA's own esphome integration:
+the UI then shows real ESPHome proxy devices and every connection goes
+through aioesphomeapi and bleak-esphome.
+
 Services (Developer tools → Actions): ``blesim.fault`` (address, fault, value,
 seconds), ``blesim.clear_faults`` (address), ``blesim.proxy_restart`` (proxy,
 after), ``blesim.hold_slots`` (proxy, count).
@@ -22,6 +28,7 @@ Not part of the integration HACS installs; `scripts/develop` links it into confi
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -30,11 +37,22 @@ from homeassistant.exceptions import ServiceValidationError
 
 from blesim import Latency, SimDevice, VirtualProxy
 from blesim.catalog import make_device
+from blesim.esphome import EspHomeNode
 from blesim.model import BatteryModel
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "blesim"
 MODEL_KEYS = ("cells", "capacity_ah", "soc", "current", "cycles", "time_scale")
+FIRST_PORT = 16053  # native-API ports of the ESPHome nodes, one per proxy
+type Proxy = VirtualProxy | EspHomeNode
+
+
+def path_of(conf: dict[str, Any]) -> str:
+    """'blesim' (blesim's own scanner) or 'esphome' (ESPHome nodes); BLESIM_PATH wins."""
+    path = os.environ.get("BLESIM_PATH") or conf.get("path") or "blesim"
+    if path not in ("blesim", "esphome"):
+        raise ValueError(f"blesim path {path!r} is neither 'blesim' nor 'esphome'")
+    return str(path)
 
 
 def _device(conf: dict[str, Any]) -> SimDevice:
@@ -57,18 +75,26 @@ def _device(conf: dict[str, Any]) -> SimDevice:
     return device
 
 
-def build(hass: HomeAssistant, conf: dict[str, Any]) -> list[VirtualProxy]:
-    """Proxies with their devices, as configured (not started)."""
-    proxies: dict[str, VirtualProxy] = {}
-    for pconf in conf.get("proxies", []):
+def build(hass: HomeAssistant, conf: dict[str, Any]) -> list[Proxy]:
+    """Proxies (or ESPHome nodes, by `path_of`) with their devices, as configured (not started)."""
+    proxies: dict[str, Proxy] = {}
+    esphome = path_of(conf) == "esphome"
+    for index, pconf in enumerate(conf.get("proxies", [])):
         latency = Latency(
             connect=float(pconf.get("connect_latency", 1.5)),
             round_trip=float(pconf.get("round_trip", 0.06)),
             speed=float(pconf.get("speed", 1.0)),
         )
-        proxy = VirtualProxy(hass, name=pconf.get("name"), source=pconf.get("source"),
-                             slots=int(pconf.get("slots", 3)), latency=latency,
-                             advertise_every=float(pconf.get("advertise_every", 5.0)))
+        proxy: Proxy
+        if esphome:
+            proxy = EspHomeNode(name=pconf.get("name"), source=pconf.get("source"),
+                                slots=int(pconf.get("slots", 3)), latency=latency,
+                                advertise_every=float(pconf.get("advertise_every", 5.0)))
+            proxy.port = int(pconf.get("port", FIRST_PORT + index))
+        else:
+            proxy = VirtualProxy(hass, name=pconf.get("name"), source=pconf.get("source"),
+                                 slots=int(pconf.get("slots", 3)), latency=latency,
+                                 advertise_every=float(pconf.get("advertise_every", 5.0)))
         proxies[proxy.name] = proxy
         for dconf in pconf.get("devices", []):  # devices listed under one proxy
             proxy.add(_device(dconf), rssi=dconf.get("rssi"))
@@ -104,7 +130,11 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
     proxies = build(hass, config.get(DOMAIN) or {})
     hass.data[DOMAIN] = proxies  # for tests and the developer's own scripts
     for proxy in proxies:
-        proxy.start()
+        if isinstance(proxy, EspHomeNode):
+            await proxy.serve()
+            await _add_to_esphome(hass, proxy)
+        else:
+            proxy.start()
         _LOGGER.warning("blesim: %s started with %d simulated devices (development only)",
                         proxy.name, len(proxy.devices))
     by_name = {p.name: p for p in proxies}
@@ -116,7 +146,7 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
             raise ServiceValidationError(f"blesim has no device {address}")
         return devices[address]
 
-    def _find_proxy(call: ServiceCall) -> VirtualProxy:
+    def _find_proxy(call: ServiceCall) -> Proxy:
         name = call.data.get("proxy", "")
         if name not in by_name:
             raise ServiceValidationError(f"blesim has no proxy {name!r}")
@@ -157,10 +187,27 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
                           ("proxy_restart", proxy_restart), ("hold_slots", hold_slots)):
         hass.services.async_register(DOMAIN, name, handler)
 
-    @callback
-    def _stop(_event: Event) -> None:
+    async def _stop(_event: Event) -> None:
         for proxy in proxies:
-            proxy.stop()
+            if isinstance(proxy, EspHomeNode):
+                await proxy.close()
+            else:
+                proxy.stop()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop)
     return True
+
+
+async def _add_to_esphome(hass: HomeAssistant, node: EspHomeNode) -> None:
+    """Add the node to HA's esphome integration, as a user adding a device by host does.
+
+    Its entry (unique id: the node's MAC) stays: later starts find it and connect.
+    """
+    if any(entry.unique_id == node.mac
+           for entry in hass.config_entries.async_entries("esphome")):
+        return
+    result = await hass.config_entries.flow.async_init(
+        "esphome", context={"source": "user"}, data={"host": node.host, "port": node.port})
+    if result.get("type") != "create_entry":
+        _LOGGER.warning("blesim: adding %s to the esphome integration stopped at %s",
+                        node.name, result.get("step_id") or result.get("reason"))

@@ -1,0 +1,146 @@
+"""What only the real ESPHome path shows: HA's esphome integration, aioesphomeapi, bleak-esphome.
+
+Each test drives blesim's ESPHome node the way real proxy firmware behaves
+and checks what the user and the connection cache see: a stale free count,
+a proxy that drops its API connection, a release whose freed slot another
+client takes at once, a streaming device's first frame, and a proxy whose
+slots are all held by others.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from homeassistant.core import HomeAssistant
+
+from blesim import Latency
+from custom_components.ble_battery_solar import get_manager
+from custom_components.ble_battery_solar.connection import NO_SLOT
+from custom_components.ble_battery_solar.const import CONF_KEEP_ALIVE
+
+from ..conftest import heard, make_entry, run_until_done, setup_entry, wait_real
+from ..test_e2e_families import assert_no_leak, device_of
+
+DISCONNECT_WARNING = "disconnect failed"
+
+
+def warnings_about(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    """Messages at WARNING or above that mention `text`."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and text in r.getMessage()]
+
+
+async def test_stale_free_count_is_reported_as_no_free_slot(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """The proxy refuses with connected=False, error=0: no free slot, not 'Disconnected'."""
+    node = await make_node(slots=1)
+    device = node.add(device_of("jbd"))
+    entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
+    assert entry.runtime_data.last_update_success
+    node.hold_slots(1, announce=False)  # another client took the slot; HA was not told yet
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert node.rejected_no_slot >= 1
+    err = entry.runtime_data.last_exception
+    assert err.translation_key == NO_SLOT, err
+    stats = get_manager(hass).device_stats(device.address)
+    assert stats.failures[NO_SLOT] == 1  # what the "no free slot" repairs issue counts
+    node.hold_slots(0)
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert entry.runtime_data.last_update_success
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
+
+
+async def test_proxy_dropping_its_api_connection_ends_links_quietly(
+    hass: HomeAssistant, make_node: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reboot or Wi-Fi blip frees the proxy's slots: no failed disconnect, no warning."""
+    node = await make_node(slots=3)
+    devices = [node.add(device_of(f)) for f in ("jbd", "daly", "seplos")]
+    entries = [await setup_entry(hass, d) for d in devices]
+    manager = get_manager(hass)
+    assert manager.open_links == 3
+    node.stop()
+    await wait_real(lambda: manager.open_links == 0 and not manager._closing)
+    await hass.async_block_till_done()
+    assert node.dropped == 3
+    assert manager.failed_disconnects == 0
+    assert warnings_about(caplog, DISCONNECT_WARNING) == []
+    for entry in entries:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert manager.failed_disconnects == 0
+    assert node.links == {}
+
+
+async def test_release_returns_at_once_when_another_client_takes_the_slot(
+    hass: HomeAssistant, make_node: Any, freezer: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bleak-esphome waits up to 5 s for a free slot after releasing; our release does not."""
+    node = await make_node(slots=1)
+    device = node.add(device_of("jbd"))
+    entry = await setup_entry(hass, device)
+    manager = get_manager(hass)
+    assert manager.is_open(device.address)
+    node.take_freed_slots(1)
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, manager.release(device.address), step=0.05)
+    assert hass.loop.time() - started < 0.5
+    assert not manager.is_open(device.address)
+    assert node.closed_by_owner == 1
+    await run_until_done(hass, freezer, _settled(manager), limit=15)
+    assert manager.failed_disconnects == 0
+    assert warnings_about(caplog, DISCONNECT_WARNING) == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def _settled(manager: Any) -> None:
+    """Wait until every background close of the cache has ended."""
+    import asyncio
+
+    while manager._closing:
+        await asyncio.gather(*manager._closing, return_exceptions=True)
+
+
+async def test_streamed_frame_right_after_subscribing_is_kept(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """A Topband pushes a frame once subscribed; a connect-per-poll read uses that frame."""
+    node = await make_node(latency=Latency(connect=0.0, round_trip=0.0, stream_period=1.0))
+    device = node.add(device_of("topband"))
+    await heard(hass, device.address)
+    entry = make_entry(device, {CONF_KEEP_ALIVE: 0})
+    entry.add_to_hass(hass)
+    assert await run_until_done(hass, freezer, hass.config_entries.async_setup(entry.entry_id))
+    for _ in range(3):
+        started = hass.loop.time()
+        await run_until_done(hass, freezer, entry.runtime_data.async_refresh(), step=0.05)
+        assert entry.runtime_data.last_update_success
+        assert hass.loop.time() - started < 0.5  # not one stream period (1 s) per poll
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
+
+
+async def test_poll_without_any_free_slot_fails_within_its_interval(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """Every slot held by other clients: the poll fails fast, not after 36 s of backoff."""
+    node = await make_node(slots=2)
+    device = node.add(device_of("jbd"))
+    entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
+    assert entry.runtime_data.last_update_success
+    node.hold_slots(2)
+    await wait_real(lambda: not get_manager(hass)._has_free_slot([node.source]))
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh(), step=0.25)
+    elapsed = hass.loop.time() - started
+    assert entry.runtime_data.last_exception.translation_key == NO_SLOT
+    assert elapsed < entry.runtime_data.update_interval.total_seconds(), elapsed
+    node.hold_slots(0)
+    await wait_real(lambda: get_manager(hass)._has_free_slot([node.source]))
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    assert entry.runtime_data.last_update_success
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
