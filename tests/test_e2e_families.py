@@ -73,8 +73,8 @@ SOLAR_KEYS = {
                     "load_power", "battery_temperature"),
 }
 SOLAR_STATES = ("deactivated", "mppt", "boost", "floating")
-# states the simulated device reports that sensor.py does not list yet show as "unknown"
-EXTRA_STATES = {"renogy_inverter": ("bulk", "unknown"), "votronic": ("bulk", "unknown")}
+# further states these simulated devices report
+EXTRA_STATES = {"renogy_inverter": ("bulk",), "votronic": ("bulk", "storage")}
 # families whose advertisement nobody has recorded: added through "identify unknown device"
 IDENTIFIED = frozenset({"votronic"})
 # solar chargers that report no battery state of charge or battery current

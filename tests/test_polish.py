@@ -296,3 +296,27 @@ async def test_device_page_offers_no_delete_and_the_entry_removes_the_device(
     assert registry.async_get(device.id) is None
     assert proxy.links == {}
     assert proxy.opened == proxy.closed
+
+
+def test_every_charging_state_a_driver_reports_is_a_translated_enum_option() -> None:
+    """A controller's state never shows as "unknown" because the sensor does not list it."""
+    import json
+    from pathlib import Path
+
+    from custom_components.ble_battery_solar.protocol.devices import (
+        epever,
+        renogy_controller,
+        renogy_inverter,
+        votronic,
+    )
+    from custom_components.ble_battery_solar.sensor import CHARGING_STATES
+
+    reported = {
+        *renogy_controller.ROVER_STATES, *renogy_controller.DCC_STATES.values(),
+        *epever.STAGES, *renogy_inverter.STATES.values(), *(s for _b, s in votronic.PHASES),
+        "current_limiting", "standby",
+    }
+    assert reported <= set(CHARGING_STATES)
+    strings = json.loads((Path(__file__).parents[1] / "custom_components" / "ble_battery_solar"
+                          / "strings.json").read_text())
+    assert set(strings["entity"]["sensor"]["charging_state"]["state"]) == set(CHARGING_STATES)

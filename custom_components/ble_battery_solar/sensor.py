@@ -85,8 +85,9 @@ KWH = UnitOfEnergy.KILO_WATT_HOUR
 SD = SensorDeviceClass
 # Charging states of solar and DC-DC charge controllers (translated in strings.json);
 # a state outside this list shows as "unknown".
-CHARGING_STATES = ["deactivated", "activated", "standby", "mppt", "boost", "floating",
-                   "equalizing", "current_limiting", "dc_mode", "unknown"]
+CHARGING_STATES = ["deactivated", "activated", "standby", "mppt", "bulk", "boost", "floating",
+                   "storage", "equalizing", "current_limiting", "dc_mode", "battery_activation",
+                   "battery_disconnecting", "unknown"]
 # Values a charge controller reports that mean battery power rather than its own: a
 # controller's voltage x current is its charging power, shown as such (pv/charging_power).
 BATTERY_ONLY = frozenset({"power", "battery_power"})
