@@ -116,3 +116,28 @@ async def test_disconnect_failure_without_message_names_the_error(
     (record,) = [r for r in caplog.records if "disconnect failed" in r.getMessage()]
     assert record.getMessage().endswith("disconnect failed: TimeoutError")
     await manager.async_shutdown()
+
+
+async def test_shutdown_waits_for_running_disconnects_and_never_spins_on_finished_ones(
+    hass: HomeAssistant, enable_bluetooth: None
+) -> None:
+    """A finished disconnect whose done callback has not run yet must not make shutdown loop."""
+    import asyncio
+
+    manager = ConnectionManager(hass)
+    finished = hass.loop.create_future()
+    finished.set_result(None)
+    stale = asyncio.ensure_future(finished)
+    await asyncio.sleep(0)
+    assert stale.done()
+    manager._closing.add(stale)  # no done callback will ever remove it
+    release = asyncio.Event()
+    running = hass.async_create_task(release.wait())
+    manager._closing.add(running)
+    shutdown = hass.async_create_task(manager.async_shutdown())
+    await asyncio.sleep(0.01)
+    assert not shutdown.done()  # still waiting for the running disconnect
+    release.set()
+    async with asyncio.timeout(1):
+        await shutdown
+    assert manager._closing == set()

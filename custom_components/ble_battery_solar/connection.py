@@ -245,8 +245,11 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             *(self._drop(address, "shutdown") for address in list(self._links)),
             return_exceptions=True,
         )
-        while self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        # wait for every disconnect still running (a finished one may still sit in the set
+        # until its done callback runs: never spin on those)
+        while pending := [task for task in self._closing if not task.done()]:
+            await asyncio.wait(pending)
+        self._closing.clear()
 
     # --- connecting -----------------------------------------------------------------
 
