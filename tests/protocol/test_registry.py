@@ -121,3 +121,11 @@ def test_which_families_push_data_between_polls() -> None:
     assert get_driver("jk")().streams()  # answers requests, then keeps streaming
     assert not get_driver("jbd")().streams()
     assert not get_driver("daly")().streams()
+
+
+def test_asking_whether_a_family_streams_leaves_the_driver_as_it_was() -> None:
+    from custom_components.ble_battery_solar.protocol import get_driver
+
+    driver = get_driver("lipower")()  # cycles its device id between unanswered requests()
+    assert not driver.streams()
+    assert driver.requests() == get_driver("lipower")().requests()

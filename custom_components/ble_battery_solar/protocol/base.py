@@ -253,7 +253,10 @@ class Driver(ABC):
 
     def streams(self) -> bool:
         """Whether the device sends data on its own between polls."""
-        return self.pushes_data if self.pushes_data is not None else not self.requests()
+        if self.pushes_data is not None:
+            return self.pushes_data
+        # asked of a fresh driver: some drivers keep state between their requests() calls
+        return not type(self)(self.variant).requests()
     # problem_code bit -> (condition, severity), see alarms.py; empty: not decoded
     alarm_bits: ClassVar[Mapping[int, AlarmBit]] = {}
 
