@@ -101,34 +101,6 @@ class _Event:
     target: str = field(compare=False)
 
 
-@dataclass(order=True)
-class _Event:
-    time: float
-    action: str = field(compare=False)
-    target: str = field(compare=False)
-
-
-class _LogWatch(logging.Handler):
-    """Counts log records by level and keeps those at ERROR+ that carry a traceback."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.by_level: Counter[str] = Counter()
-        self.warning_times: list[float] = []
-        self.tracebacks: list[str] = []
-        self.error_messages: Counter[str] = Counter()
-        self.now: Any = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.by_level[record.levelname] += 1
-        if record.levelno >= logging.WARNING:
-            self.warning_times.append(self.now() if self.now else 0.0)
-        if record.levelno >= logging.ERROR:
-            self.error_messages[f"{record.name}: {record.getMessage()[:120]}"] += 1
-            if record.exc_info or record.exc_text or record.stack_info:
-                self.tracebacks.append(f"{record.name}: {record.getMessage()[:200]}")
-
-
 class Soak:
     """One soak run over a fleet on the simulated clock."""
 
