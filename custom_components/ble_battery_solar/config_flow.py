@@ -25,32 +25,11 @@ from .connection import LinkError
 from .const import (
     CONF_ALLOW_CONTROL,
     CONF_FAMILY,
-    CONF_IMBALANCE_MINUTES,
-    CONF_IMBALANCE_MV,
-    CONF_KEEP_ALIVE,
-    CONF_LIVE_INTERVAL,
     CONF_PACKS,
-    CONF_RELEASE_MINUTES,
-    CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
-    DEFAULT_IMBALANCE_MINUTES,
-    DEFAULT_IMBALANCE_MV,
-    DEFAULT_KEEP_ALIVE,
-    DEFAULT_LIVE_INTERVAL,
-    DEFAULT_RELEASE_MINUTES,
-    DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
-    MAX_IMBALANCE_MINUTES,
-    MAX_IMBALANCE_MV,
-    MAX_KEEP_ALIVE,
-    MAX_LIVE_INTERVAL,
-    MAX_PACKS,
-    MAX_RELEASE_MINUTES,
-    MAX_UPDATE_INTERVAL,
-    MIN_IMBALANCE_MV,
-    MIN_UPDATE_INTERVAL,
 )
-from .options import configured_packs, has_pack_count
+from .options import RANGES, configured_packs, has_pack_count
 from .probe import NO_ANSWER, async_probe, candidate_drivers, form_error
 from .protocol import DRIVERS, FAMILIES, Advertisement, Driver, driver_for
 
@@ -382,39 +361,21 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
             })
         options = self.config_entry.options
         family, variant = self.config_entry.data[CONF_FAMILY], self.config_entry.data.get(CONF_VARIANT)
-        packs: dict[Any, Any] = {}
-        if has_pack_count(family, variant):
-            # batteries behind one Renogy BT module, Seplos V3 packs in parallel
-            packs[vol.Required(CONF_PACKS, default=configured_packs(variant, options))] = (
-                _number_box(1, MAX_PACKS)
+        fields: dict[Any, Any] = {}
+        for option in RANGES:
+            if option.key == CONF_PACKS:
+                if not has_pack_count(family, variant):
+                    continue  # only batteries behind one Renogy module, Seplos V3 packs
+                default = configured_packs(variant, options)
+            else:
+                default = options.get(option.key, option.default)
+            fields[vol.Required(option.key, default=default)] = _number_box(
+                option.minimum, option.maximum, option.unit
             )
         return self.async_show_form(
             step_id="init",
             data_schema=vol.Schema({
-                vol.Required(
-                    CONF_UPDATE_INTERVAL,
-                    default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
-                ): _number_box(MIN_UPDATE_INTERVAL, MAX_UPDATE_INTERVAL, "s"),
-                vol.Required(
-                    CONF_KEEP_ALIVE, default=options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE)
-                ): _number_box(0, MAX_KEEP_ALIVE, "s"),
-                vol.Required(
-                    CONF_RELEASE_MINUTES,
-                    default=options.get(CONF_RELEASE_MINUTES, DEFAULT_RELEASE_MINUTES),
-                ): _number_box(1, MAX_RELEASE_MINUTES, "min"),
-                **packs,
-                vol.Required(
-                    CONF_IMBALANCE_MV,
-                    default=options.get(CONF_IMBALANCE_MV, DEFAULT_IMBALANCE_MV),
-                ): _number_box(MIN_IMBALANCE_MV, MAX_IMBALANCE_MV, "mV"),
-                vol.Required(
-                    CONF_IMBALANCE_MINUTES,
-                    default=options.get(CONF_IMBALANCE_MINUTES, DEFAULT_IMBALANCE_MINUTES),
-                ): _number_box(0, MAX_IMBALANCE_MINUTES, "min"),
-                vol.Required(
-                    CONF_LIVE_INTERVAL,
-                    default=options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL),
-                ): _number_box(0, MAX_LIVE_INTERVAL, "s"),
+                **fields,
                 vol.Required(
                     CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL) is True
                 ): selector.BooleanSelector(),
