@@ -193,15 +193,20 @@ class SlotPolicy:
     def _has_free_slot(self, sources: list[str], *, count_connecting: bool = True) -> bool:
         """Whether any source that reaches the device may have a free slot.
 
-        Our own connects still in flight count as taken (their slots are not
-        reported yet) unless `count_connecting` is False.
+        Our own connects still in flight count as taken until the source reports
+        their slots (a proxy lists a connecting device as allocated as soon as it
+        starts; counting it twice would leave a free slot unused) unless
+        `count_connecting` is False.
         """
         for source in sources:
             allocs = _allocations(source)
             if not allocs or allocs[0].slots <= 0:
                 return True  # unknown limits count as free; the connect will tell
             pending = (
-                sum(source in srcs for srcs in self._connecting.values())
+                sum(
+                    source in srcs and address not in allocs[0].allocated
+                    for address, srcs in self._connecting.items()
+                )
                 if count_connecting else 0
             )
             if allocs[0].free - pending > 0:

@@ -144,3 +144,43 @@ async def test_poll_without_any_free_slot_fails_within_its_interval(
     assert entry.runtime_data.last_update_success
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(node)
+
+
+async def test_connect_in_flight_that_the_proxy_reports_is_not_counted_twice(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """A proxy lists a device as allocated while it connects: the last free slot is used.
+
+    Counting that connect both as pending and as allocated made a second device wait
+    for a slot the proxy had free (and fail "no free slot" when the connect was slow).
+    """
+    import asyncio
+
+    node = await make_node(slots=2)
+    slow, other = node.add(device_of("jbd")), node.add(device_of("daly"))
+    entries = [await setup_entry(hass, d, {CONF_KEEP_ALIVE: 0}) for d in (slow, other)]
+    assert all(e.runtime_data.last_update_success for e in entries)
+    manager = get_manager(hass)
+    slow.faults.connect_delay = 5.0
+    pending = asyncio.ensure_future(entries[0].runtime_data.async_refresh())
+    await wait_real(lambda: slow.address in manager._connecting)
+    await wait_real(lambda: slow.address in _allocated(node.source))
+    stats = manager.device_stats(other.address)
+    waits_before = stats.slot_waits
+    started = hass.loop.time()
+    await run_until_done(hass, freezer, entries[1].runtime_data.async_refresh(), step=0.05)
+    assert entries[1].runtime_data.last_update_success
+    assert stats.slot_waits == waits_before  # the free slot was used without waiting
+    assert hass.loop.time() - started < 2.0
+    await run_until_done(hass, freezer, pending)
+    assert entries[0].runtime_data.last_update_success
+    for entry in entries:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
+
+
+def _allocated(source: str) -> list[str]:
+    from habluetooth import get_manager as bluetooth_manager
+
+    return [a for alloc in bluetooth_manager().async_current_allocations(source)
+            for a in alloc.allocated]
