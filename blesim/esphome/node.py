@@ -59,6 +59,7 @@ class EspHomeNode:
         self.online = False
         self.foreign_slots = 0  # slots held by other clients of this proxy
         self.foreign_waiting = 0  # other clients that take the next freed slots at once
+        self.report_allocated = True  # False: firmware that reports free and limit only
         self.conns: dict[int, Link] = {}  # allocated slots: connecting or connected links
         self.sessions: set[ApiSession] = set()
         self.subscriber: ApiSession | None = None  # the one Bluetooth subscriber
@@ -213,9 +214,14 @@ class EspHomeNode:
         return max(0, self.slots - self.in_use())
 
     def connections_free(self) -> BluetoothConnectionsFreeResponse:
-        """The slot report: free, limit and exactly limit - free allocated addresses."""
+        """The slot report: free, limit and exactly limit - free allocated addresses.
+
+        Older firmware sends no allocated addresses (`report_allocated` False).
+        """
         allocated = list(self.conns)
         allocated += [FOREIGN_BASE + i for i in range(self.foreign_slots)]
+        if not self.report_allocated:
+            allocated = []
         return BluetoothConnectionsFreeResponse(
             free=self.free(), limit=self.slots, allocated=allocated[: self.slots - self.free()])
 

@@ -303,7 +303,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
         link = Link(address, client, driver, stats)
         link.stream_listener = self._stream_listeners.get(address)
         link_ref.append(link)
-        link.source = self._source_of(address)
+        link.source = self._source_of(address, client)
         stats.note_connect(time.monotonic())
         stats.source = link.source
         stats.last_connect_seconds = round(time.monotonic() - started, 3)

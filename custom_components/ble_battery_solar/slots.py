@@ -162,12 +162,19 @@ class SlotPolicy:
 
     # --- sources --------------------------------------------------------------------
 
-    def _source_of(self, address: str) -> str | None:
-        """The adapter or proxy whose slot the device's link occupies, if reported."""
+    def _source_of(self, address: str, client: object = None) -> str | None:
+        """The adapter or proxy whose slot the device's link occupies.
+
+        From the slot reports; proxies whose firmware reports only free and limit
+        (no allocated addresses) are known from the path HA's client wrapper
+        connected through instead.
+        """
         for alloc in _allocations():
             if address in alloc.allocated:
                 return alloc.source
-        return None
+        scanner = getattr(client, "_connected_scanner", None)
+        source = getattr(scanner, "source", None)
+        return source if isinstance(source, str) else None
 
     def _reachable_sources(self, address: str) -> list[str]:
         """The registered adapters and proxies that hear the device; NOT_FOUND if none.

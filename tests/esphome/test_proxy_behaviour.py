@@ -184,3 +184,33 @@ def _allocated(source: str) -> list[str]:
 
     return [a for alloc in bluetooth_manager().async_current_allocations(source)
             for a in alloc.allocated]
+
+
+async def test_proxy_that_reports_no_allocated_addresses_still_shares_its_slots(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """Older firmware reports free and limit only: our idle links are still ours to evict.
+
+    Without the allocated addresses the cache cannot tell from the report which
+    proxy holds a link; it takes it from the path HA connected through, so a third
+    device on a full two-slot proxy evicts an idle link of ours instead of failing
+    "no free slot".
+    """
+    node = await make_node(slots=2)
+    node.report_allocated = False
+    devices = [node.add(device_of(f)) for f in ("jbd", "daly", "seplos")]
+    entries = [await setup_entry(hass, d) for d in devices[:2]]
+    manager = get_manager(hass)
+    assert all(e.runtime_data.last_update_success for e in entries)
+    assert {manager.device_stats(d.address).source for d in devices[:2]} == {node.source}
+    entries.append(await setup_entry(hass, devices[2]))
+    assert entries[2].runtime_data.last_update_success, entries[2].runtime_data.last_exception
+    assert manager.open_links <= 2
+    for _ in range(2):
+        for entry in entries:
+            await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+            assert entry.runtime_data.last_update_success, entry.runtime_data.last_exception
+    assert node.peak <= 2
+    for entry in entries:
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
