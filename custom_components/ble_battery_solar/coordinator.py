@@ -369,7 +369,11 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     def _log_text(self, err: Exception) -> str:
         """The error for the log line: the coordinator's name already carries the address,
         and request bytes belong in diagnostics, not in a WARNING."""
-        text = re.sub(rf"{re.escape(self.address)} - [^:]*: ", "", str(err))  # bleak-retry-connector
+        address = re.escape(self.address)
+        # bleak-retry-connector's "<name> - <address>[ - <name>][ -> <path or proxy>]: "
+        # (its name is our address; a proxy's source is a MAC with colons of its own)
+        text = re.sub(rf"{address} - .*?: (?=Failed )", "", str(err))
+        text = re.sub(rf"^could not connect to {address}: (?=Failed )", "", text)
         text = text.replace(f"Device with address {self.address}", "The device")
         return _HEX_RUN.sub("a request", text.replace(self.address, "the device"))
 

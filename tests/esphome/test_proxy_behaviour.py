@@ -214,3 +214,22 @@ async def test_proxy_that_reports_no_allocated_addresses_still_shares_its_slots(
     for entry in entries:
         assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(node)
+
+
+async def test_refused_connect_reads_plainly(
+    hass: HomeAssistant, make_node: Any, freezer: Any
+) -> None:
+    """bleak-retry-connector's '<address> - <address> -> <proxy>: ' prefix is not shown."""
+    node = await make_node(slots=2)
+    device = node.add(device_of("jbd"))
+    entry = await setup_entry(hass, device, {CONF_KEEP_ALIVE: 0})
+    assert entry.runtime_data.last_update_success
+    device.faults.refuse_connect = True
+    await run_until_done(hass, freezer, entry.runtime_data.async_refresh())
+    text = str(entry.runtime_data.last_exception)
+    assert "Failed to connect after" in text, text
+    for shown_raw in (device.address, node.source, "the device - ", " -> "):
+        assert shown_raw not in text, text
+    device.faults.refuse_connect = False
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(node)
