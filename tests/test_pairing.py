@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bleak.exc import BleakDBusError, BleakError
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -24,6 +25,7 @@ from custom_components.ble_battery_solar.pairing import (
     PAIRING_FAILED,
     PAIRING_REQUIRED,
     PAIRING_UNSUPPORTED,
+    needs_pairing,
 )
 
 from .conftest import setup_entry, wait_real
@@ -204,3 +206,55 @@ async def test_entry_that_cannot_pair_gives_the_reason(
     assert get_manager(hass).failed_disconnects == 0
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert_no_leak(proxy)
+
+
+async def test_setup_refused_for_lack_of_a_bond_raises_the_issue_and_recovers(
+    hass: HomeAssistant, make_any_proxy: Any
+) -> None:
+    """An entry without the setting whose device demands a bond cannot set up: the repairs
+    issue says why; with pairing turned on, the next setup pairs and clears it."""
+    proxy = await make_any_proxy()
+    device = proxy.add(device_of("jbd", bonding=True))
+    entry = await setup_entry(hass, device)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert _issue(hass, entry) is not None
+    assert_no_leak(proxy)
+    hass.config_entries.async_update_entry(entry, options={CONF_PAIR: True})
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert device.pairings == 1
+    assert _issue(hass, entry) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert_no_leak(proxy)
+
+
+@pytest.mark.parametrize(
+    ("err", "refused"),
+    [
+        (BleakDBusError("org.bluez.Error.NotPermitted", ["Not paired"]), True),
+        (BleakDBusError("org.bluez.Error.Failed", ["Operation failed with ATT error: 0x05"]),
+         True),
+        (BleakDBusError("org.bluez.Error.Failed", ["Operation failed with ATT error: 0x0f"]),
+         True),
+        (BleakError("Bluetooth GATT Error address=A5:C2:37:10:00:01 handle=12 error=5 "
+                    "description=Insufficient authentication"), True),
+        (BleakError("Bluetooth GATT Error address=A5:C2:37:10:00:01 handle=12 error=15 "
+                    "description=Insufficient encryption"), True),
+        (BleakError("Authentication is insufficient."), True),
+        (BleakDBusError("org.bluez.Error.NotPermitted", ["Read not permitted"]), False),
+        (BleakDBusError("org.bluez.Error.Failed", ["Operation failed with ATT error: 0x0e"]),
+         False),
+        (BleakError("Bluetooth GATT Error address=A5:C2:37:10:00:01 handle=12 error=51 "
+                    "description=Unknown error"), False),
+        (BleakError("Bluetooth GATT Error address=A5:C2:37:10:00:01 handle=12 error=-1 "
+                    "description=Not connected"), False),
+        (BleakError("Disconnected"), False),
+    ],
+)
+def test_refusal_for_lack_of_a_bond_is_recognised(err: BaseException, refused: bool) -> None:
+    """What BlueZ (new and old), ESPHome proxies and CoreBluetooth report, and look-alikes."""
+    assert needs_pairing(err) is refused
+    outer = BleakError("wrapped")  # bleak-esphome raises its BleakError from the API error
+    outer.__cause__ = err
+    assert needs_pairing(outer) is refused

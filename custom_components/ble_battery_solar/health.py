@@ -37,6 +37,7 @@ class DeviceHealth:
         self.no_slot_streak = 0
         self.last_no_slot: float | None = None
         self.raised: set[str] = set()
+        self._read_yet = False
 
     def _raise(self, kind: str, **placeholders: str) -> None:
         if kind in self.raised:
@@ -75,6 +76,9 @@ class DeviceHealth:
         self, now: float, stats: DeviceStats, keep_alive: float, interval: float
     ) -> None:
         """A poll succeeded: clear the failing issue; check slot trouble and connect churn."""
+        if not self._read_yet:  # issues a failed setup attempt (another instance) raised
+            self._read_yet = True
+            self.raised.update(("device_failing", "pairing_needed"))
         self.failing_since = None
         self.no_slot_streak = 0
         self._clear("device_failing")
