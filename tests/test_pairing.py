@@ -43,12 +43,13 @@ def _issue(hass: HomeAssistant, entry: Any) -> ir.IssueEntry | None:
     return ir.async_get(hass).async_get_issue(DOMAIN, f"pairing_needed_{entry.entry_id}")
 
 
-@pytest.mark.parametrize("family", ["jk", "jbd", "ble_battery_service"])
+@pytest.mark.parametrize("family", ["jk", "jbd", "ble_battery_service", "epever", "votronic"])
 async def test_config_flow_pairs_a_device_that_requires_it(
     hass: HomeAssistant, make_any_proxy: Any, family: str
 ) -> None:
     """The probe is refused, pairs through HA's bleak path, stores the setting; the entry
-    then reads the device over its own link without pairing again."""
+    then reads the device over its own link without pairing again. Votronic's connector is
+    added through "identify unknown device", which probes every family."""
     proxy = await make_any_proxy()
     device = proxy.add(device_of(family, bonding=True))
     entry = await add_through_ui(hass, device)
@@ -58,7 +59,7 @@ async def test_config_flow_pairs_a_device_that_requires_it(
     assert device.pairings == 1
     assert entry.runtime_data.last_update_success
     states = states_by_key(hass, entry.entry_id, device.address)
-    assert states["battery_level"] not in (STATE_UNAVAILABLE, "unknown")
+    assert all(v != STATE_UNAVAILABLE for k, v in states.items() if k != "released_until")
     assert states["connection"] == "connected"
     # the probe's pairing: the entry's link needed none (the bond is kept)
     assert get_manager(hass).device_stats(device.address).pairings == 1
