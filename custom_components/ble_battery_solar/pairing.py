@@ -16,6 +16,11 @@ The cure is bonding through bleak's `pair()` on the same connection
 proxy's PAIRING feature raises NotImplementedError) or a device that rejects
 the bond gets a failure kind of its own, so the user is told what to do
 instead of seeing a generic error.
+
+An entry pairs only when its device refuses, not on every connect: a bonded
+device is read without it (BlueZ re-encrypts a bonded link by itself), a link
+costs no extra round trip, and a device bonded another way (bluetoothctl on
+the host) keeps working behind an adapter or proxy that cannot pair.
 """
 
 from __future__ import annotations
