@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 SIG = "0000{:04x}-0000-1000-8000-00805f9b34fb"
 WRITE = ("write", "write-without-response")
 NOTIFY = ("notify",)
+# ATT errors of a device that requires bonding (Bluetooth Core Vol 3 Part F 3.4.1.1)
+INSUFFICIENT_AUTHENTICATION = 0x05
+INSUFFICIENT_ENCRYPTION = 0x0F
 
 
 def uuid16(short: int) -> str:
@@ -48,6 +51,7 @@ class Faults:
     hang_subscribe: bool = False  # enabling notifications never completes
     refuse_control: bool = False  # control writes are answered "refused" and change nothing
     ignore_control: bool = False  # control writes get no answer and change nothing
+    refuse_pairing: bool = False  # pairing requests fail (the device rejects the bond)
 
     def clear(self) -> None:
         """Switch every fault off."""
@@ -77,7 +81,8 @@ class SimDevice:
     stream_period: ClassVar[float | None] = None
 
     def __init__(self, address: str, name: str | None = None, *, rssi: int = -60,
-                 model: Any = None, variant: str | None = None) -> None:
+                 model: Any = None, variant: str | None = None, bonding: bool = False,
+                 bonding_error: int = INSUFFICIENT_AUTHENTICATION) -> None:
         self.address = address
         self.name = name or self.local_name
         self.rssi = rssi
@@ -94,6 +99,14 @@ class SimDevice:
         self.disconnects = 0  # links that ended (either side)
         self.replay: Replay | None = None
         self._fault_timers: list[asyncio.TimerHandle] = []
+        # Bonding: a device that requires it refuses every GATT operation on its
+        # characteristics (ATT `bonding_error`) from a central it holds no bond with.
+        self.bonding = bonding
+        if bonding_error not in (INSUFFICIENT_AUTHENTICATION, INSUFFICIENT_ENCRYPTION):
+            raise ValueError(f"bonding_error {bonding_error:#04x} is neither 0x05 nor 0x0f")
+        self.bonding_error = bonding_error
+        self.bonds: set[str] = set()  # centrals (adapter or proxy addresses) it is bonded with
+        self.pairings = 0  # successful pairings, over every central
 
     # --- customisation points ------------------------------------------------------
 
@@ -133,6 +146,33 @@ class SimDevice:
         if len(frame) <= 3:
             return bytes(b ^ 0xFF for b in frame)
         return frame[:-3] + bytes([frame[-3] ^ 0x5A]) + frame[-2:]
+
+    # --- bonding ----------------------------------------------------------------------
+
+    def refusal(self, central: str) -> int | None:
+        """The ATT error a GATT operation from `central` gets for lack of a bond, or None."""
+        if self.bonding and central not in self.bonds:
+            return self.bonding_error
+        return None
+
+    def pair(self, central: str) -> bool:
+        """A pairing request from `central`: whether the device bonded with it."""
+        if self.faults.refuse_pairing:
+            return False
+        self.bonds.add(central)
+        self.pairings += 1
+        return True
+
+    def unpair(self, central: str) -> None:
+        """`central` removed its bond (its keys are gone: the device's are useless)."""
+        self.bonds.discard(central)
+
+    def forget_bonds(self) -> None:
+        """The device is reset: its links drop and it forgets every bond (centrals must
+        pair again)."""
+        self.bonds.clear()
+        for central in list(self.centrals):
+            central.peripheral_dropped()  # type: ignore[attr-defined]
 
     # --- transport side (called by the virtual client) -------------------------------
 
@@ -224,4 +264,5 @@ class SimDevice:
         return f"<{type(self).__name__} {self.name} {self.address}>"
 
 
-__all__ = ["BatteryModel", "Faults", "SimDevice", "uuid16"]
+__all__ = ["INSUFFICIENT_AUTHENTICATION", "INSUFFICIENT_ENCRYPTION", "BatteryModel", "Faults",
+           "SimDevice", "uuid16"]

@@ -44,6 +44,9 @@ async def test_dev_config_has_every_family_on_two_proxies(hass: HomeAssistant) -
                    if hasattr(d.model, "cell_voltages"))
     assert 16 in cells
     assert 32 in cells
+    # devices that answer only a paired central, as `bonding: true` makes them
+    bonding = {d.family: d.bonding_error for d in proxies[0].devices.values() if d.bonding}
+    assert bonding == {"epever": 0x05, "votronic": 0x0F}
 
 
 async def test_services_script_faults_and_proxies(

@@ -200,7 +200,7 @@ async def test_options_apply_without_restart(
     assert schema_defaults == {CONF_UPDATE_INTERVAL: 30, CONF_KEEP_ALIVE: 90,
                                CONF_RELEASE_MINUTES: 10, "imbalance_mv": 50,
                                "imbalance_minutes": 5, "live_interval": 5,
-                             "allow_control": False}
+                             "allow_control": False, "pair": False}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0, CONF_RELEASE_MINUTES: 5}
     )
@@ -209,7 +209,7 @@ async def test_options_apply_without_restart(
     assert entry.options == {CONF_UPDATE_INTERVAL: 10, CONF_KEEP_ALIVE: 0,
                              CONF_RELEASE_MINUTES: 5, "imbalance_mv": 50,
                              "imbalance_minutes": 5, "live_interval": 5,
-                             "allow_control": False}
+                             "allow_control": False, "pair": False}
     # Same coordinator (no reload), new settings, link released for the phone app.
     assert entry.runtime_data is coordinator
     assert coordinator.update_interval == timedelta(seconds=10)

@@ -127,5 +127,5 @@ async def test_release_time_is_a_number_box_with_its_unit(
     assert release.config["unit_of_measurement"] == "min"
     numbers = [f for f in fields.values() if not isinstance(f, selector.BooleanSelector)]
     assert all(f.config["mode"] == selector.NumberSelectorMode.BOX for f in numbers)
-    assert len(numbers) == len(fields) - 1  # "Allow control" is the one switch
+    assert len(numbers) == len(fields) - 2  # "Allow control" and "Pair" are the switches
     assert entry.domain == DOMAIN

@@ -98,7 +98,15 @@ def test_translations_match_strings() -> None:
 
 
 def _translation_keys_used() -> dict[str, set[str]]:
-    from custom_components.ble_battery_solar import binary_sensor, button, connection, sensor
+    from custom_components.ble_battery_solar import (
+        binary_sensor,
+        button,
+        connection,
+        pairing,
+        probe,
+        sensor,
+        status,
+    )
 
     return {
         "sensor": {d.translation_key for d in sensor.SENSORS if d.translation_key}
@@ -106,12 +114,14 @@ def _translation_keys_used() -> dict[str, set[str]]:
         | {d.translation_key for d in sensor.ENERGY_SENSORS if d.translation_key}
         | {"cell_voltage", "min_cell_voltage", "max_cell_voltage", "temperature_probe"},
         "button": {d.translation_key for d in button.BUTTONS if d.translation_key},
-        "issues": {"device_failing", "no_free_slot", "connection_churn"},
+        "issues": {"device_failing", "no_free_slot", "connection_churn", "pairing_needed"},
         "binary_sensor": {d.translation_key for d in binary_sensor.BINARY_SENSORS
                           if d.translation_key},
         "exceptions": {connection.NOT_FOUND, connection.NO_SLOT, connection.CONNECT_FAILED,
                        connection.TIMEOUT, connection.MALFORMED, connection.LINK_LOST,
-                       "released_for_app", "unknown_family"},
+                       "released_for_app", "unknown_family", *pairing.PAIRING_KINDS},
+        "config_errors": set(probe.FORM_ERRORS.values()),
+        "states": set(status.STATUSES),
     }
 
 
@@ -123,6 +133,8 @@ def test_every_translation_key_is_defined() -> None:
     assert used["exceptions"] <= set(strings["exceptions"])
     assert used["button"] <= set(strings["entity"]["button"])
     assert used["issues"] <= set(strings["issues"])
+    assert used["config_errors"] <= set(strings["config"]["error"])
+    assert used["states"] == set(strings["entity"]["sensor"]["connection"]["state"])
     for reason in ("already_configured", "no_devices_found", "not_supported"):
         assert reason in strings["config"]["abort"]
 

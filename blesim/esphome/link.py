@@ -26,6 +26,7 @@ class Link:
         self.device: SimDevice | None = None
         self.table: GattTable | None = None
         self.connected = False
+        self.paired = False  # a PAIR request succeeded on this link
         self.registered: set[int] = set()  # characteristic handles with notify registered
         self.enabled: set[int] = set()  # ... whose CCCD the client switched on
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -61,6 +62,7 @@ class Link:
     def close(self) -> None:
         """The link is gone: stop its operations and streams."""
         self.connected = False
+        self.paired = False
         self.registered.clear()
         self.enabled.clear()
         current = asyncio.current_task() if _in_loop() else None

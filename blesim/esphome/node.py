@@ -12,7 +12,9 @@ What the firmware does and the node mirrors: one Bluetooth subscriber per
 proxy (a second one is ignored); a connect without a free slot is answered
 ``connected=False, error=0``; a link is allocated before ``connected=True``;
 the API connection dropping (reboot, Wi-Fi loss) ends every link; a
-disconnect for an address with no link is answered at once.
+disconnect for an address with no link is answered at once. Pairing (the
+PAIRING feature flag, on by default as on ESP32 firmware; ``pairing=False``
+simulates a proxy without it) is in `security.py`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class EspHomeNode:
 
     def __init__(self, *, name: str | None = None, source: str | None = None,
                  slots: int = 3, latency: Latency | None = None,
-                 advertise_every: float = 5.0, esphome_version: str = "2026.11.0") -> None:
+                 advertise_every: float = 5.0, esphome_version: str = "2026.11.0",
+                 pairing: bool = True) -> None:
         n = next(_node_ids)
         self.name = name or f"blesim-esp-{n}"
         self.source = (source or f"B1:E5:E5:00:00:{n:02X}").upper()
@@ -51,6 +54,7 @@ class EspHomeNode:
         self.latency = latency or Latency()
         self.advertise_every = advertise_every
         self.esphome_version = esphome_version
+        self.pairing = pairing  # advertises the PAIRING feature and answers PAIR / UNPAIR
         self.host = "127.0.0.1"
         self.port = 0
         self.devices: dict[str, SimDevice] = {}

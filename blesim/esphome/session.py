@@ -20,6 +20,7 @@ from google.protobuf import message
 
 from .gatt import GattTable
 from .link import Link
+from .security import handle_request, refusal
 from .wire import decode, encode
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ class ApiSession:
                     name=node.name, friendly_name=node.name, mac_address=node.source,
                     bluetooth_mac_address=node.source, esphome_version=node.esphome_version,
                     compilation_time="Jan  1 2026, 00:00:00", model="esp32dev",
-                    manufacturer="Espressif", bluetooth_proxy_feature_flags=int(FEATURES)))
+                    manufacturer="Espressif", bluetooth_proxy_feature_flags=int(
+                        FEATURES | BluetoothProxyFeature.PAIRING if node.pairing else FEATURES)))
             case pb.ListEntitiesRequest():
                 self.send(pb.ListEntitiesDoneResponse())
             case pb.PingRequest():
@@ -193,6 +195,8 @@ class ApiSession:
                 self.send_connection(address, False, 0, 0)
             else:
                 node.end_link(link, by_owner=True)
+        elif kind in (R.BLUETOOTH_DEVICE_REQUEST_TYPE_PAIR, R.BLUETOOTH_DEVICE_REQUEST_TYPE_UNPAIR):
+            handle_request(self, msg)
         elif kind == R.BLUETOOTH_DEVICE_REQUEST_TYPE_CLEAR_CACHE:
             self.send(pb.BluetoothDeviceClearCacheResponse(address=address, success=True))
 
@@ -254,6 +258,9 @@ class ApiSession:
         if not await self.round_trip(link):
             return
         device = link.device
+        if (error := refusal(link)) is not None:
+            self.gatt_error(link.address, handle, error)
+            return
         if device.faults.no_answer:
             return
         if device.faults.drop_mid_response:
@@ -287,9 +294,14 @@ class ApiSession:
         if msg.response:
             if not await self.round_trip(link):
                 return
+            if (error := refusal(link)) is not None:
+                self.gatt_error(link.address, msg.handle, error)
+                return
             self.send(pb.BluetoothGATTWriteResponse(address=link.address, handle=msg.handle))
         elif not await self.round_trip(link):
             return  # request out, first notification back: one round trip
+        elif refusal(link) is not None:
+            return  # a write command gets no response: the device drops it
         if frames := link.device.respond(char.uuid, bytes(msg.data)):
             await self.deliver(link, frames)
 
@@ -303,6 +315,9 @@ class ApiSession:
             self.gatt_error(link.address, msg.handle, GATT_INVALID_HANDLE)
             return
         if not await self.round_trip(link):
+            return
+        if (error := refusal(link)) is not None:
+            self.gatt_error(link.address, msg.handle, error)
             return
         device = link.device
         if bytes(msg.data[:1]) in (b"\x01", b"\x02"):

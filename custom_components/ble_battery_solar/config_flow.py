@@ -26,6 +26,7 @@ from .const import (
     CONF_ALLOW_CONTROL,
     CONF_FAMILY,
     CONF_PACKS,
+    CONF_PAIR,
     CONF_VARIANT,
     DOMAIN,
 )
@@ -65,6 +66,10 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         self._variants: dict[str, str | None] = {}  # answered in another variant than advertised
         self._choices: dict[str, tuple[BluetoothServiceInfoBleak, type[Driver]]] = {}
         self._unknown: dict[str, BluetoothServiceInfoBleak] = {}
+        self._paired = False  # the device refused an unbonded central; the probe paired
+
+    def _note_paired(self) -> None:
+        self._paired = True
 
     async def async_step_bluetooth(
         self, discovery_info: BluetoothServiceInfoBleak
@@ -205,11 +210,11 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
             address = user_input[CONF_ADDRESS]
             await self.async_set_unique_id(address, raise_on_progress=False)
             self._abort_if_unique_id_configured()
-            info = self._unknown[address]
+            info, self._paired = self._unknown[address], False
             try:
                 answered = await async_probe(
                     self.hass, address, candidate_drivers(_PROBE_ORDER, info), first_only=False,
-                    variants=self._variants,
+                    variants=self._variants, on_paired=self._note_paired,
                 )
             except LinkError as err:
                 errors["base"] = form_error(err)
@@ -276,11 +281,12 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
         self, info: BluetoothServiceInfoBleak, driver: type[Driver]
     ) -> str | None:
         """Read the device once as its family (and the alternatives); a form error or None."""
+        self._paired = False
         try:
             self._answered = await async_probe(
                 self.hass, info.address,
                 candidate_drivers([driver.family, *driver.alternatives], info), first_only=True,
-                variants=self._variants,
+                variants=self._variants, on_paired=self._note_paired,
             )
         except LinkError as err:
             return form_error(err)
@@ -329,6 +335,7 @@ class BleBatterySolarConfigFlow(ConfigFlow, domain=DOMAIN):
                     driver.family, driver.variant_for(Advertisement.from_any(info))
                 ),
             },
+            options={CONF_PAIR: True} if self._paired else {},
         )
 
     @staticmethod
@@ -379,5 +386,7 @@ class BleBatterySolarOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_ALLOW_CONTROL, default=options.get(CONF_ALLOW_CONTROL) is True
                 ): selector.BooleanSelector(),
+                vol.Required(CONF_PAIR, default=options.get(CONF_PAIR) is True):
+                    selector.BooleanSelector(),
             }),
         )

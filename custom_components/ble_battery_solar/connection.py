@@ -41,11 +41,7 @@ from typing import Any
 
 import bleak
 from bleak import BleakClient
-from bleak_retry_connector import (
-    BleakNotFoundError,
-    BleakOutOfConnectionSlotsError,
-    establish_connection,
-)
+from bleak_retry_connector import establish_connection
 from homeassistant.components import bluetooth
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -63,7 +59,7 @@ from .link import (
 )
 from .polling import PollRecovery
 from .protocol import Driver
-from .slots import SlotPolicy, refused_for_lack_of_slot
+from .slots import SlotPolicy, connect_error
 from .stats import DeviceStats
 
 __all__ = [
@@ -146,13 +142,15 @@ class ConnectionManager(PollRecovery, SlotPolicy):
 
     @contextlib.asynccontextmanager
     async def session(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
+        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None,
+        pair: bool = False,
     ) -> AsyncIterator[Link]:
         """A connected link to the device, reused when cached; one operation at a time.
 
         Any exception inside the block drops the link (awaiting its disconnect).
         With keep_alive == 0 the link is closed when the block ends. `interval`
         (seconds until the device's next poll) guides which idle link to evict.
+        `pair`: pair when the device refuses an unbonded central (link.py).
         """
         if self._stopping:
             raise LinkError("Home Assistant is stopping", kind=CONNECT_FAILED)
@@ -174,6 +172,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
                     stats.reuses += 1
                 link.in_use = True
                 link.interval = interval
+                link.may_pair = pair
                 try:
                     yield link
                 except BaseException as err:
@@ -296,7 +295,7 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             # release it anyway, its backend may hold a bus connection or a slot.
             for orphan in created:
                 await self._disconnect_client(address, orphan)
-            raise self._connect_error(address, err) from err
+            raise connect_error(address, err) from err
         finally:
             self._connecting.pop(address, None)
             self._slot_freed.set()
@@ -313,17 +312,6 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             self._on_link_lost(link)
             raise LinkError("link dropped right after connecting", kind=LINK_LOST)
         return link
-
-    def _connect_error(self, address: str, err: BaseException) -> BaseException:
-        if isinstance(err, LinkError | asyncio.CancelledError) or not isinstance(err, Exception):
-            return err
-        if isinstance(err, BleakOutOfConnectionSlotsError) or refused_for_lack_of_slot(err):
-            return LinkError(f"no free connection slot to reach {address}", kind=NO_SLOT)
-        if isinstance(err, BleakNotFoundError):
-            return LinkError(f"{address} was not found: {err}", kind=NOT_FOUND)
-        if isinstance(err, TimeoutError):
-            return LinkError(f"connecting to {address} timed out", kind=TIMEOUT)
-        return LinkError(f"could not connect to {address}: {err}", kind=CONNECT_FAILED)
 
     # --- closing --------------------------------------------------------------------
 

@@ -36,3 +36,4 @@ CONF_LIVE_INTERVAL: Final = "live_interval"
 DEFAULT_LIVE_INTERVAL: Final = 5  # seconds between pushes of streamed data, at least; 0 = off
 MAX_LIVE_INTERVAL: Final = 3600
 CONF_ALLOW_CONTROL: Final = "allow_control"  # opt-in MOSFET switches; off by default
+CONF_PAIR: Final = "pair"  # pair (bond) with a device that refuses an unbonded central

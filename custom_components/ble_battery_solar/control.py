@@ -38,12 +38,14 @@ class ControlResult:
 
 async def switch_and_read_back(
     manager: ConnectionManager, address: str, driver: Driver, requests: list[bytes], *,
-    switch: str, on: bool, keep_alive: float, interval: float | None,
+    switch: str, on: bool, keep_alive: float, interval: float | None, pair: bool = False,
 ) -> ControlResult:
     """Write the control frames, then poll until the BMS reports `switch` as `on` or
     SETTLE has passed; LinkError (kind says why) when the link or the read-back fails."""
     stats = manager.device_stats(address)
-    async with manager.session(address, driver, keep_alive=keep_alive, interval=interval) as link:
+    async with manager.session(
+        address, driver, keep_alive=keep_alive, interval=interval, pair=pair
+    ) as link:
         try:
             refused = unanswered = False
             for request in requests:
@@ -88,7 +90,7 @@ async def async_control(coordinator: BleBatterySolarCoordinator, switch: str, on
         result = await switch_and_read_back(
             coordinator.manager, coordinator.address, coordinator.driver, requests,
             switch=switch, on=on, keep_alive=coordinator.keep_alive,
-            interval=interval.total_seconds() if interval else None,
+            interval=interval.total_seconds() if interval else None, pair=coordinator.pair,
         )
     except LinkError as err:
         # what the device shows now is unknown: read it as soon as possible

@@ -29,6 +29,7 @@ from .const import (
     CONF_FAMILY,
     CONF_KEEP_ALIVE,
     CONF_LIVE_INTERVAL,
+    CONF_PAIR,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     CONF_VARIANT,
@@ -103,6 +104,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._poll_started: float | None = None  # loop time the latest poll started
         self._read_on_advertisement = True  # once per failure streak
         self.allow_control = options.get(CONF_ALLOW_CONTROL) is True
+        self.pair = options.get(CONF_PAIR) is True  # set by the config flow for bonding devices
         self.live = LiveUpdates(hass.loop, self.driver,
                                 float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL)),
                                 self._push_live)
@@ -129,6 +131,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             seconds=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         )
         self.live.min_interval = float(options.get(CONF_LIVE_INTERVAL, DEFAULT_LIVE_INTERVAL))
+        self.pair = options.get(CONF_PAIR) is True
         if self.live.min_interval <= 0:
             self.live.stop()
         if self.keep_alive <= 0:
@@ -287,7 +290,8 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         interval = self.update_interval.total_seconds() if self.update_interval else 0.0
         try:
             sample = await self.manager.poll(
-                self.address, self.driver, keep_alive=self.keep_alive, interval=interval
+                self.address, self.driver, keep_alive=self.keep_alive, interval=interval,
+                pair=self.pair,
             )
         except LinkError as err:
             self.energy.break_chain()

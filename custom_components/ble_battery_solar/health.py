@@ -1,4 +1,5 @@
-"""Repairs issues raised when a device keeps failing, finds no free slot, or churns links.
+"""Repairs issues raised when a device keeps failing, finds no free slot, churns links, or
+must be paired and is not.
 
 Every create or delete in HA's issue registry rewrites `.storage/repairs.issue_registry`,
 so issues change state with hysteresis and their texts never change while they are
@@ -15,13 +16,14 @@ from homeassistant.util import dt as dt_util
 
 from .connection import NO_SLOT, DeviceStats
 from .const import DOMAIN
+from .pairing import PAIRING_KINDS
 
 FAILING_AFTER = 3600.0  # seconds of consecutive failures before a repairs issue
 NO_SLOT_AFTER = 3  # consecutive "no free slot" failures before a repairs issue
 NO_SLOT_CLEAR_AFTER = 1800.0  # seconds without a "no free slot" failure before it clears
 CHURN_CONNECTS_PER_HOUR = 30  # more connects per hour than this with a keep window > interval
 CHURN_CLEAR_PER_HOUR = 15  # ... and the issue clears at this many or fewer
-ISSUE_KINDS = ("device_failing", "no_free_slot", "connection_churn")
+ISSUE_KINDS = ("device_failing", "no_free_slot", "connection_churn", "pairing_needed")
 
 
 class DeviceHealth:
@@ -35,6 +37,7 @@ class DeviceHealth:
         self.no_slot_streak = 0
         self.last_no_slot: float | None = None
         self.raised: set[str] = set()
+        self._read_yet = False
 
     def _raise(self, kind: str, **placeholders: str) -> None:
         if kind in self.raised:
@@ -65,14 +68,21 @@ class DeviceHealth:
             self._raise("device_failing", since=since.strftime("%Y-%m-%d %H:%M"), error=error)
         if self.no_slot_streak >= NO_SLOT_AFTER:
             self._raise("no_free_slot")
+        if kind in PAIRING_KINDS:
+            # waiting does not cure it: the owner must turn pairing on or pair elsewhere
+            self._raise("pairing_needed", error=error)
 
     def succeeded(
         self, now: float, stats: DeviceStats, keep_alive: float, interval: float
     ) -> None:
         """A poll succeeded: clear the failing issue; check slot trouble and connect churn."""
+        if not self._read_yet:  # issues a failed setup attempt (another instance) raised
+            self._read_yet = True
+            self.raised.update(("device_failing", "pairing_needed"))
         self.failing_since = None
         self.no_slot_streak = 0
         self._clear("device_failing")
+        self._clear("pairing_needed")
         if self.last_no_slot is None or now - self.last_no_slot >= NO_SLOT_CLEAR_AFTER:
             self._clear("no_free_slot")
         churn = len(stats.connect_times)

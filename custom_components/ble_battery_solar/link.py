@@ -4,20 +4,30 @@ A Link sends a driver's requests, collects the notifications that answer them
 and decodes the response. It knows nothing about the cache around it (locks,
 idle timers, slots): connection.py owns that. Failures leave as LinkError with
 a kind that says why, or as the bleak/FrameError exception the cache
-translates.
+translates. A device that refuses an unbonded central is paired on the link
+(when its entry allows it) and the refused operation asked again (pairing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
 
+from .pairing import (
+    PAIR_TIMEOUT,
+    PAIRING_FAILED,
+    PAIRING_REQUIRED,
+    PAIRING_UNSUPPORTED,
+    needs_pairing,
+)
 from .protocol import Driver, FrameError, Sample
 
 if TYPE_CHECKING:
@@ -75,6 +85,8 @@ class Link:
         self.interval: float | None = None  # the device's update interval, if it polls
         self.in_use = False
         self.lost = False
+        self.may_pair = False  # pair when the device refuses an unbonded central
+        self.paired = False  # pair() succeeded on this link
         self._subscribed = False
         self._notifications: list[bytes] = []
         self._buffered = 0  # bytes in _notifications
@@ -136,15 +148,85 @@ class Link:
                 f"{what} did not complete within {GATT_TIMEOUT:.0f} s", kind=TIMEOUT
             ) from None
 
+    async def pair(self) -> None:
+        """Pair (bond) with the device over this link, through HA's bleak client.
+
+        Raises LinkError: PAIRING_UNSUPPORTED when the adapter or proxy cannot pair
+        (NotImplementedError), PAIRING_FAILED when pairing fails, is refused or does
+        not end within PAIR_TIMEOUT.
+        """
+        try:
+            async with asyncio.timeout(PAIR_TIMEOUT):
+                # bleak 3 returns None and raises on failure; older backends return a bool
+                result: object = await cast(Any, self.client).pair()
+        except NotImplementedError as err:
+            raise LinkError(
+                f"the Bluetooth adapter or proxy that reaches the device cannot pair: {err}",
+                kind=PAIRING_UNSUPPORTED,
+            ) from err
+        except TimeoutError as err:
+            raise LinkError(
+                f"pairing did not complete within {PAIR_TIMEOUT:.0f} s", kind=PAIRING_FAILED
+            ) from err
+        except (BleakError, EOFError, BrokenPipeError) as err:
+            raise LinkError(
+                f"pairing failed: {str(err) or type(err).__name__}", kind=PAIRING_FAILED
+            ) from err
+        if result is False:
+            raise LinkError("pairing failed: the adapter or proxy said no", kind=PAIRING_FAILED)
+        self.paired = True
+        if self.stats is not None:
+            self.stats.pairings += 1
+        _LOGGER.debug("%s: paired", self.address)
+
+    async def _secured[T](self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run a GATT operation; when the device refuses it for lack of a bond, pair (if
+        allowed) and run it once more."""
+        try:
+            return await operation()
+        except BleakError as err:
+            if not needs_pairing(err):
+                raise
+            if self.paired:
+                raise LinkError(
+                    f"the device still refuses after pairing: {err}", kind=PAIRING_FAILED
+                ) from err
+            if not self.may_pair:
+                raise LinkError(
+                    "the device answers only a paired (bonded) central and pairing is off "
+                    f"for it: {err}",
+                    kind=PAIRING_REQUIRED,
+                ) from err
+        await self.pair()
+        return await self._secured(operation)
+
     async def _ensure_subscribed(self) -> None:
         if self._subscribed or self.driver.notify_uuid is None:
             return
         for uuid in (self.driver.notify_uuid, *self.driver.extra_notify_uuids):
-            await self._bounded(
-                "enabling notifications",
-                self.client.start_notify(uuid, self._on_notify),
-            )
+            await self._secured(functools.partial(self._subscribe, uuid))
         self._subscribed = True
+
+    async def _subscribe(self, uuid: str) -> None:
+        await self._bounded(
+            "enabling notifications", self.client.start_notify(uuid, self._on_notify)
+        )
+
+    async def _write(self, request: bytes) -> None:
+        driver = self.driver
+        assert driver.write_uuid is not None
+        uuid = driver.write_uuid
+        await self._secured(lambda: self._bounded(
+            "a GATT write",
+            self.client.write_gatt_char(uuid, request, response=driver.write_with_response),
+        ))
+
+    async def _read(self, uuid: str, wait: float) -> bytes:
+        async def read() -> bytes:
+            async with asyncio.timeout(wait):
+                return bytes(await self.client.read_gatt_char(uuid))
+
+        return await self._secured(read)
 
     async def poll(self, *, retries: int = POLL_RETRIES, deadline: float | None = None) -> Sample:
         """Run one poll of the driver's requests and decode the response.
@@ -180,8 +262,7 @@ class Link:
         driver = self.driver
         if driver.read_uuid is not None:
             try:
-                async with asyncio.timeout(wait):
-                    data = bytes(await self.client.read_gatt_char(driver.read_uuid))
+                data = await self._read(driver.read_uuid, wait)
             except TimeoutError:
                 raise LinkError(
                     f"no answer to a read within {wait:.0f} s",
@@ -202,13 +283,7 @@ class Link:
                 # frame may have come with it.
                 start = len(self._notifications) if index else 0
                 if request is not None:
-                    assert driver.write_uuid is not None
-                    await self._bounded(
-                        "a GATT write",
-                        self.client.write_gatt_char(
-                            driver.write_uuid, request, response=driver.write_with_response
-                        ),
-                    )
+                    await self._write(request)
                 await self._wait_for_response(request, start, wait)
         finally:
             self._collecting = False
@@ -242,12 +317,7 @@ class Link:
         try:
             await self._ensure_subscribed()
             self._start_collecting()  # stream data that came with the subscription
-            await self._bounded(
-                "a GATT write",
-                self.client.write_gatt_char(
-                    driver.write_uuid, request, response=driver.write_with_response
-                ),
-            )
+            await self._write(request)
             if not driver.control_acknowledged:
                 return None
             try:

@@ -21,6 +21,7 @@ from .const import (
     CONF_KEEP_ALIVE,
     CONF_LIVE_INTERVAL,
     CONF_PACKS,
+    CONF_PAIR,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
     DEFAULT_IMBALANCE_MINUTES,
@@ -111,11 +112,11 @@ def validate_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], list[s
                 corrections.append(f"{spec.key}={raw!r} is not a whole number: using {value}")
         if type(raw) is not int or raw != value:
             fixed[spec.key] = value
-    # control can cut power: only a stored True switches it on
-    if CONF_ALLOW_CONTROL in options and not isinstance(options[CONF_ALLOW_CONTROL], bool):
-        corrections.append(f"{CONF_ALLOW_CONTROL}={options[CONF_ALLOW_CONTROL]!r} is not "
-                           "true or false: control stays off")
-        fixed[CONF_ALLOW_CONTROL] = False
+    # control can cut power, pairing writes a bond: only a stored True switches them on
+    for key in (CONF_ALLOW_CONTROL, CONF_PAIR):
+        if key in options and not isinstance(options[key], bool):
+            corrections.append(f"{key}={options[key]!r} is not true or false: it stays off")
+            fixed[key] = False
     return fixed, corrections
 
 

@@ -47,19 +47,21 @@ class PollRecovery:
 
         def session(
             self, address: str, driver: Driver, *, keep_alive: float,
-            interval: float | None = None,
+            interval: float | None = None, pair: bool = False,
         ) -> contextlib.AbstractAsyncContextManager[Link]:
             """Provided by the cache."""
 
     async def poll(
-        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None
+        self, address: str, driver: Driver, *, keep_alive: float, interval: float | None = None,
+        pair: bool = False,
     ) -> Sample:
         """Connect or reuse, run one poll, and translate every failure into LinkError.
 
         The poll's time budget is its interval (from its start). Within it a bad
         answer is asked for again on the same link (Link.poll), and a link that the
         device or proxy dropped mid-poll is reconnected once: a one-off glitch never
-        fails the poll; a fault that persists does.
+        fails the poll; a fault that persists does. `pair`: pair when the device refuses
+        an unbonded central (link.py).
         """
         stats = self.device_stats(address)
         stats.poll_wait = 0.0
@@ -69,7 +71,8 @@ class PollRecovery:
         while True:
             try:
                 sample = await self._poll_once(
-                    address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline
+                    address, driver, keep_alive=keep_alive, interval=interval, deadline=deadline,
+                    pair=pair,
                 )
             except LinkError as err:
                 if (
@@ -93,10 +96,12 @@ class PollRecovery:
 
     async def _poll_once(
         self, address: str, driver: Driver, *, keep_alive: float, interval: float | None,
-        deadline: float | None,
+        deadline: float | None, pair: bool,
     ) -> Sample:
         stats = self.device_stats(address)
-        async with self.session(address, driver, keep_alive=keep_alive, interval=interval) as link:
+        async with self.session(
+            address, driver, keep_alive=keep_alive, interval=interval, pair=pair
+        ) as link:
             try:
                 sample = await link.poll(retries=self.POLL_RETRIES, deadline=deadline)
                 stats.last_frames = [f.hex() for f in link.received[-MAX_KEPT_FRAMES:]]

@@ -6,7 +6,9 @@ the device has, sends only that family's first poll request (a documented read
 request: every request a driver writes is a read), or reads its read
 characteristic, or listens to its stream, and waits for a whole response in that
 family's framing. It never writes anything else. It is generic over the driver
-registry: a new family is probed the way it is polled.
+registry: a new family is probed the way it is polled. A device that refuses
+an unbonded central (pairing.py) is paired over the same link, through HA's
+bleak path, and asked again; the caller learns that it was (`on_paired`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
@@ -22,7 +24,16 @@ from bleak.exc import BleakError
 from homeassistant.core import HomeAssistant
 
 from . import get_manager
-from .connection import CONNECT_FAILED, LINK_LOST, NO_SLOT, NOT_FOUND, TIMEOUT, LinkError
+from .connection import (
+    CONNECT_FAILED,
+    LINK_LOST,
+    NO_SLOT,
+    NOT_FOUND,
+    TIMEOUT,
+    Link,
+    LinkError,
+)
+from .pairing import PAIRING_FAILED, PAIRING_UNSUPPORTED, needs_pairing
 from .protocol import DRIVERS, Advertisement, Driver, FrameError
 from .protocol.modbus import ModbusDriver, is_exception
 
@@ -35,6 +46,8 @@ FORM_ERRORS: dict[str, str] = {
     CONNECT_FAILED: "held_by_other",
     TIMEOUT: "no_answer",
     LINK_LOST: "link_lost",
+    PAIRING_UNSUPPORTED: "pairing_unsupported",
+    PAIRING_FAILED: "pairing_failed",
 }
 NO_ANSWER = "no_answer"
 
@@ -108,17 +121,42 @@ async def _answers(client: BleakClient, driver: Driver) -> bool:
     return True
 
 
+async def _ask(link: Link, driver: Driver, on_paired: Callable[[], None] | None) -> bool:
+    """`_answers` over the link; a refusal for lack of a bond pairs first, once per link.
+
+    Raises LinkError: PAIRING_UNSUPPORTED / PAIRING_FAILED when the device must be
+    paired and cannot be, LINK_LOST when the link failed otherwise.
+    """
+    while True:
+        try:
+            return await _answers(link.client, driver)
+        except (BleakError, EOFError, BrokenPipeError) as err:
+            if not needs_pairing(err):
+                raise LinkError(
+                    f"link lost while probing: {str(err) or type(err).__name__}", kind=LINK_LOST
+                ) from err
+            if link.paired:
+                raise LinkError(
+                    f"the device still refuses after pairing: {err}", kind=PAIRING_FAILED
+                ) from err
+            _LOGGER.debug("%s: refused for lack of a bond, pairing: %s", link.address, err)
+        await link.pair()
+        if on_paired is not None:
+            on_paired()
+
+
 async def async_probe(
     hass: HomeAssistant, address: str, drivers: Sequence[Driver], *, first_only: bool,
-    variants: dict[str, str | None] | None = None,
+    variants: dict[str, str | None] | None = None, on_paired: Callable[[], None] | None = None,
 ) -> list[str]:
     """The families (in the given order) whose first read request the device answered.
 
     `first_only`: stop at the first family that answers. Families whose GATT
     characteristics the device lacks are skipped without writing anything. A family
     that is silent in the given variant is asked in its `probe_variants`; the one
-    that answers is put in `variants` (family -> variant).
-    Raises LinkError when the device cannot be connected (its `kind` says why).
+    that answers is put in `variants` (family -> variant). `on_paired` is called when
+    the device had to be paired (it refused an unbonded central) and was.
+    Raises LinkError when the device cannot be connected or paired (`kind` says why).
     """
     manager = get_manager(hass)
     answered: list[str] = []
@@ -130,13 +168,7 @@ async def async_probe(
             ok = False
             for variant in (driver.variant, *type(driver).probe_variants):
                 candidate = driver if variant == driver.variant else type(driver)(variant)
-                try:
-                    ok = await _answers(client, candidate)
-                except (BleakError, EOFError, BrokenPipeError) as err:
-                    raise LinkError(
-                        f"link lost while probing: {str(err) or type(err).__name__}",
-                        kind=LINK_LOST,
-                    ) from err
+                ok = await _ask(link, candidate, on_paired)
                 _LOGGER.debug("%s: %s (%s) probe %s", address, driver.family, variant,
                               "answered" if ok else "unanswered")
                 if ok:

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bleak.exc import BleakError
+from bleak_retry_connector import BleakNotFoundError, BleakOutOfConnectionSlotsError
 from habluetooth import (
     HaBluetoothSlotAllocations,
     HaScannerRegistration,
@@ -27,7 +28,7 @@ from habluetooth import (
 from homeassistant.components import bluetooth
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .link import NO_SLOT, NOT_FOUND, Link, LinkError
+from .link import CONNECT_FAILED, NO_SLOT, NOT_FOUND, TIMEOUT, Link, LinkError
 
 if TYPE_CHECKING:
     from .stats import DeviceStats
@@ -55,6 +56,19 @@ def refused_for_lack_of_slot(err: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
+
+
+def connect_error(address: str, err: BaseException) -> BaseException:
+    """The LinkError a failed connect is reported as (its kind says why)."""
+    if isinstance(err, LinkError | asyncio.CancelledError) or not isinstance(err, Exception):
+        return err
+    if isinstance(err, BleakOutOfConnectionSlotsError) or refused_for_lack_of_slot(err):
+        return LinkError(f"no free connection slot to reach {address}", kind=NO_SLOT)
+    if isinstance(err, BleakNotFoundError):
+        return LinkError(f"{address} was not found: {err}", kind=NOT_FOUND)
+    if isinstance(err, TimeoutError):
+        return LinkError(f"connecting to {address} timed out", kind=TIMEOUT)
+    return LinkError(f"could not connect to {address}: {err}", kind=CONNECT_FAILED)
 
 
 def _allocations(source: str | None = None) -> list[HaBluetoothSlotAllocations]:

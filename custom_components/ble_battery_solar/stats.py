@@ -18,6 +18,7 @@ class DeviceStats:
     slot_waits: int = 0
     retries: int = 0  # same-link retries of a malformed, missing or incomplete response
     reconnects: int = 0  # links lost mid-poll and reconnected within the same poll
+    pairings: int = 0  # successful pair() calls (devices that refuse an unbonded central)
     failure_streak: int = 0  # polls failed in a row (0 after a success)
     poll_wait: float = 0.0  # s the latest poll waited for a free slot (evictions included)
     dropped_notifications: int = 0  # notifications no request could use (or over the cap)
@@ -44,6 +45,7 @@ class DeviceStats:
             "slot_waits": self.slot_waits,
             "retries": self.retries,
             "reconnects": self.reconnects,
+            "pairings": self.pairings,
             "failure_streak": self.failure_streak,
             "last_poll_slot_wait_seconds": round(self.poll_wait, 3),
             "dropped_notifications": self.dropped_notifications,

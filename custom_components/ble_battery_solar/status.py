@@ -6,7 +6,8 @@ Assistant's rule `entity-unavailable` asks for exactly that ("if we can't fetch 
 from a device, mark it unavailable ... rather than just showing the last known
 state"), and a value a release stops refreshing is not fresh. The last readings stay
 in the entities' history; these two sensors stay available and say why
-(released until when, out of range, no free slot, held by the phone app, error)
+(released until when, out of range, no free slot, held by the phone app, not
+paired, error)
 and when the device was last read.
 """
 
@@ -27,12 +28,16 @@ from homeassistant.helpers.event import async_call_later
 from .connection import CONNECT_FAILED, NO_SLOT, NOT_FOUND
 from .coordinator import BleBatterySolarCoordinator
 from .entity import BleBatterySolarEntity
+from .pairing import PAIRING_KINDS
 
 CONNECTED, IDLE, RELEASED, ERROR = "connected", "idle", "released", "error"
 OUT_OF_RANGE, NO_FREE_SLOT, HELD_BY_OTHER = "out_of_range", "no_free_slot", "held_by_other"
-STATUSES = [CONNECTED, IDLE, RELEASED, OUT_OF_RANGE, NO_FREE_SLOT, HELD_BY_OTHER, ERROR]
+NOT_PAIRED = "not_paired"  # the device answers only a bonded central, and is not paired
+STATUSES = [CONNECTED, IDLE, RELEASED, OUT_OF_RANGE, NO_FREE_SLOT, HELD_BY_OTHER, NOT_PAIRED,
+            ERROR]
 # failure kind of the last poll -> status; every other failure is "error"
-_FAILED_AS = {NOT_FOUND: OUT_OF_RANGE, NO_SLOT: NO_FREE_SLOT, CONNECT_FAILED: HELD_BY_OTHER}
+_FAILED_AS = {NOT_FOUND: OUT_OF_RANGE, NO_SLOT: NO_FREE_SLOT, CONNECT_FAILED: HELD_BY_OTHER,
+              **dict.fromkeys(PAIRING_KINDS, NOT_PAIRED)}
 
 
 def link_status(coordinator: BleBatterySolarCoordinator) -> str:

@@ -18,8 +18,12 @@ sets it) every proxy is an ESPHome node speaking the native API on 127.0.0.1
 the UI then shows real ESPHome proxy devices and every connection goes
 through aioesphomeapi and bleak-esphome.
 
+A device with ``bonding: true`` (and optionally ``bonding_error: 0x0F``)
+requires pairing; a proxy with ``pairing: false`` cannot pair.
+
 Services (Developer tools → Actions): ``blesim.fault`` (address, fault, value,
-seconds), ``blesim.clear_faults`` (address), ``blesim.proxy_restart`` (proxy,
+seconds), ``blesim.clear_faults`` (address), ``blesim.forget_bonds`` (address:
+the device is reset and forgets its bonds), ``blesim.proxy_restart`` (proxy,
 after), ``blesim.hold_slots`` (proxy, count).
 
 Not part of the integration HACS installs; `scripts/develop` links it into config/.
@@ -37,6 +41,7 @@ from homeassistant.exceptions import ServiceValidationError
 
 from blesim import Latency, SimDevice, VirtualProxy
 from blesim.catalog import make_device
+from blesim.devices import INSUFFICIENT_AUTHENTICATION
 from blesim.esphome import EspHomeNode
 from blesim.model import BatteryModel
 
@@ -57,7 +62,9 @@ def path_of(conf: dict[str, Any]) -> str:
 
 def _device(conf: dict[str, Any]) -> SimDevice:
     device = make_device(conf["family"], conf["address"], conf.get("name"),
-                         variant=conf.get("variant"), replay=conf.get("replay"))
+                         variant=conf.get("variant"), replay=conf.get("replay"),
+                         bonding=bool(conf.get("bonding", False)),
+                         bonding_error=int(conf.get("bonding_error", INSUFFICIENT_AUTHENTICATION)))
     model_conf = {k: conf[k] for k in MODEL_KEYS if k in conf}
     if model_conf:
         target = getattr(device.model, "battery", device.model)
@@ -89,12 +96,14 @@ def build(hass: HomeAssistant, conf: dict[str, Any]) -> list[Proxy]:
         if esphome:
             proxy = EspHomeNode(name=pconf.get("name"), source=pconf.get("source"),
                                 slots=int(pconf.get("slots", 3)), latency=latency,
-                                advertise_every=float(pconf.get("advertise_every", 5.0)))
+                                advertise_every=float(pconf.get("advertise_every", 5.0)),
+                                pairing=bool(pconf.get("pairing", True)))
             proxy.port = int(pconf.get("port", FIRST_PORT + index))
         else:
             proxy = VirtualProxy(hass, name=pconf.get("name"), source=pconf.get("source"),
                                  slots=int(pconf.get("slots", 3)), latency=latency,
-                                 advertise_every=float(pconf.get("advertise_every", 5.0)))
+                                 advertise_every=float(pconf.get("advertise_every", 5.0)),
+                                 pairing=bool(pconf.get("pairing", True)))
         proxies[proxy.name] = proxy
         for dconf in pconf.get("devices", []):  # devices listed under one proxy
             proxy.add(_device(dconf), rssi=dconf.get("rssi"))
@@ -176,6 +185,10 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
         device.faults.clear()
 
     @callback
+    def forget_bonds(call: ServiceCall) -> None:
+        _find_device(call).forget_bonds()
+
+    @callback
     def proxy_restart(call: ServiceCall) -> None:
         _find_proxy(call).restart(after=float(call.data.get("after", 0)))
 
@@ -184,7 +197,8 @@ async def async_setup(hass: HomeAssistant, config: dict[str, Any]) -> bool:
         _find_proxy(call).hold_slots(int(call.data.get("count", 0)))
 
     for name, handler in (("fault", fault), ("clear_faults", clear_faults),
-                          ("proxy_restart", proxy_restart), ("hold_slots", hold_slots)):
+                          ("forget_bonds", forget_bonds), ("proxy_restart", proxy_restart),
+                          ("hold_slots", hold_slots)):
         hass.services.async_register(DOMAIN, name, handler)
 
     async def _stop(_event: Event) -> None:
