@@ -22,6 +22,7 @@ from custom_components.ble_battery_solar.const import DOMAIN, EVENT_ALARM
 from custom_components.ble_battery_solar.protocol import (
     CONDITIONS,
     DRIVERS,
+    Advertisement,
     active_alarms,
     get_driver,
     unnamed_bits,
@@ -43,6 +44,13 @@ def _ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, str]:
         e.unique_id.removeprefix(prefix): e.entity_id
         for e in er.async_entries_for_config_entry(er.async_get(hass), entry_id)
     }
+
+
+def _variant(family: str) -> str | None:
+    """The variant a simulated device of the family is set up with."""
+    device = device_of(family)
+    return get_driver(family).variant_for(
+        Advertisement.from_any({**device.advertisement(), "address": device.address}))
 
 
 def _events(hass: HomeAssistant) -> list[Event]:
@@ -163,13 +171,12 @@ async def test_alarm_sensors_are_unavailable_while_reads_fail(
     assert hass.states.get(ids["alarms"]).state == STATE_UNAVAILABLE
 
 
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in DECODED])
+@pytest.mark.parametrize(
+    "family", [f for f in FAMILIES if not get_driver(f)(_variant(f)).alarm_table()])
 async def test_families_without_a_table_get_no_decoded_alarm_entities(
     hass: HomeAssistant, proxy: VirtualProxy, family: str
 ) -> None:
     device = proxy.add(device_of(family))
-    if family == "renogy_controller":
-        device.model.wall = lambda: 12.5 * 3600
     entry = await setup_entry(hass, device)
     ids = _ids(hass, entry.entry_id, device.address)
     assert not [k for k in ids if k.startswith("alarm_") or k == "alarms"]

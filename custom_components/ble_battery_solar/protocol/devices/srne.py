@@ -13,8 +13,11 @@ working-point over-voltage, PV reversed, anti-reverse MOS short, charge MOS shor
 SRNE units answer the broadcast id 0xFF and their own address (1 unless set; 16/17
 daisy-chained, 96/97 behind a hub per cyrils/renogy-bt's README), so any unicast id is
 accepted. The poll reads the charging block one register further than the Renogy
-driver (0x23 registers) to take the fault word; a 0x22-register answer (what the
-Renogy tools read) decodes too, without faults.
+driver (0x23 registers) to take the whole fault word; a 0x22-register answer (what
+the Renogy tools read) decodes too, with the fault word's high half (bits 16-31,
+every named bit) as the Renogy driver reads it. The bits are decoded with the
+Rover's table (renogy_controller.ROVER_ALARMS: SRNE's map and Renogy's name the
+same bits); bits 0-15 and 31 are reserved and stay in `problem_code` if ever set.
 
 The module advertises exactly like Renogy's (``BT-TH-<MAC>``, service 0xFFD0), so
 the advertisement cannot tell the brands apart: the model string can. Renogy's
