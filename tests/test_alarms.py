@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
@@ -22,6 +25,7 @@ from custom_components.ble_battery_solar.const import DOMAIN, EVENT_ALARM
 from custom_components.ble_battery_solar.protocol import (
     CONDITIONS,
     DRIVERS,
+    NEEDS_ACTION,
     Advertisement,
     active_alarms,
     get_driver,
@@ -63,6 +67,19 @@ def test_every_alarm_table_uses_the_shared_vocabulary(family: str) -> None:
     check_table(family, table)
     if family in DECODED:
         assert table, family
+
+
+def test_every_condition_is_named_and_every_one_needing_action_has_an_issue() -> None:
+    strings = json.loads((Path(__file__).parents[1] / "custom_components" / "ble_battery_solar"
+                          / "strings.json").read_text())
+    for condition in CONDITIONS:
+        assert strings["entity"]["binary_sensor"][f"alarm_{condition}"]["name"], condition
+        assert strings["device_automation"]["trigger_type"][f"alarm_{condition}"], condition
+    for condition in NEEDS_ACTION:
+        issue = strings["issues"][f"alarm_{condition}"]
+        assert "{name}" in issue["title"], condition
+        assert "{name}" in issue["description"], condition
+    assert set(CONDITIONS) >= NEEDS_ACTION
 
 
 def test_severity_is_the_highest_of_the_set_bits_and_unnamed_bits_are_kept() -> None:

@@ -2,7 +2,9 @@
 
 Registers 0x000C-0x0013 model, 0x001A device address, 0x0100-0x0121 charging
 information, 0xE004 battery type. Driven by a `SolarModel`: PV follows a day
-curve and today's yield accumulates.
+curve and today's yield accumulates. `device.problem_code` is the 32-bit fault word
+0x0121-0x0122 (a test sets bits 16-30 to raise the Rover's faults); the map ends at
+0x0121, as the Rover's 34-register read does.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class RenogyControllerDevice(ModbusDevice):
         info[56:60] = u(s.energy_total, 4)
         info[64] = 0x80 if load_on else 0x00
         info[65] = STATES.index(s.charging_state)
+        info[66:68] = u(self.problem_code >> 16 & 0xFFFF, 2)
         return {
             **words(b"  RNG-CTRL-RVR40", 0x000C),
             0x001A: 0x0001,
