@@ -21,29 +21,48 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.device_registry import format_mac
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
     async_capture_events,
     async_get_device_automations,
 )
 
-from blesim import SolarModel
-from custom_components.ble_battery_solar.const import DOMAIN, EVENT_ALARM
+from blesim import SimDevice, SolarModel
+from custom_components.ble_battery_solar.const import CONF_FAMILY, CONF_VARIANT, DOMAIN, EVENT_ALARM
 
-from .conftest import setup_entry
+from .conftest import heard, make_entry
 from .test_e2e_families import assert_no_leak, device_of
 
-# per family: a fault needing the owner (problem_code, condition, its name, severity),
-# and a condition that clears by itself (problem_code, condition, its name)
+# per device (family/variant): a fault needing the owner (problem_code, condition, its
+# name, severity), and a condition that clears by itself (problem_code, condition, name)
 FAULTS: dict[str, tuple[int, str, str, str]] = {
     "renogy_controller": (1 << 28, "pv_reverse_polarity", "PV reverse polarity", "fault"),
+    "renogy_controller/dcc": (1 << 25, "starter_reverse_polarity",
+                              "Starter battery reverse polarity", "fault"),
     "srne": (1 << 24, "pv_short_circuit", "PV short circuit", "fault"),
     "epever": (1 << 16 + 13, "controller_mosfet_fault", "Controller MOSFET short", "fault"),
 }
 SELF_CLEARING: dict[str, tuple[int, str, str]] = {
     "renogy_controller": (1 << 21, "controller_overtemperature", "Controller over-temperature"),
+    "renogy_controller/dcc": (1 << 27, "charge_undertemperature", "Charge under-temperature"),
     "srne": (1 << 18, "battery_undervoltage", "Battery under-voltage"),
     # battery status 3: low-voltage disconnect (a number, not bits 0 and 1)
     "epever": (0x0003, "battery_overdischarge", "Battery over-discharge"),
 }
+
+
+async def setup_with_variant(hass: HomeAssistant, device: SimDevice,
+                             variant: str | None) -> MockConfigEntry:
+    """A config entry for the device with a protocol variant (a DC-DC charger's is not
+    told by its advertisement: the user tells it)."""
+    await heard(hass, device.address)
+    plain = make_entry(device)
+    entry = MockConfigEntry(domain=DOMAIN, title=plain.title, unique_id=plain.unique_id,
+                            data={**plain.data, CONF_FAMILY: device.family,
+                                  CONF_VARIANT: variant})
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
 
 
 def _ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, str]:
@@ -54,18 +73,19 @@ def _ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("family", sorted(FAULTS))
+@pytest.mark.parametrize("kind", sorted(FAULTS))
 async def test_a_controller_in_a_fault_shows_signals_and_clears(
-    hass: HomeAssistant, make_any_proxy: Any, family: str
+    hass: HomeAssistant, make_any_proxy: Any, kind: str
 ) -> None:
+    family, _, variant = kind.partition("/")
     proxy = await make_any_proxy(slots=3)
-    device = proxy.add(device_of(family))
+    device = proxy.add(device_of(family, variant=variant or None))
     assert isinstance(device.model, SolarModel)
     device.model.wall = lambda: 12.5 * 3600  # noon: PV present, no "no input power" state
-    entry = await setup_entry(hass, device)
+    entry = await setup_with_variant(hass, device, device.variant)
     coordinator = entry.runtime_data
     ids = _ids(hass, entry.entry_id, device.address)
-    code, condition, name, severity = FAULTS[family]
+    code, condition, name, severity = FAULTS[kind]
     sensor = ids[f"alarm_{condition}"]
     assert hass.states.get(sensor).state == STATE_OFF
     assert hass.states.get(sensor).attributes["device_class"] == "problem"
@@ -106,7 +126,7 @@ async def test_a_controller_in_a_fault_shows_signals_and_clears(
     assert raised.translation_placeholders == {"name": entry.title}
 
     # the fault ends; another condition, one that clears by itself, starts
-    other_code, other, other_name = SELF_CLEARING[family]
+    other_code, other, other_name = SELF_CLEARING[kind]
     device.problem_code = other_code
     await coordinator.async_refresh()
     await hass.async_block_till_done()
@@ -135,7 +155,7 @@ async def test_unnamed_controller_bits_are_shown_raw(
     proxy = await make_any_proxy(slots=3)
     device = proxy.add(device_of("srne"))
     device.problem_code = 1 << 19 | 1 << 2  # load short circuit and a reserved bit
-    entry = await setup_entry(hass, device)
+    entry = await setup_with_variant(hass, device, None)
     listing = hass.states.get(_ids(hass, entry.entry_id, device.address)["alarms"])
     assert listing.state == "Load short circuit"
     assert listing.attributes["unnamed_bits"] == "0x4"
@@ -153,3 +173,17 @@ def test_simulated_epever_fault_fields_replace_the_models_state() -> None:
     regs = device.registers(0x01, 0x04)
     assert regs[0x3201] & 0xC000 == 0x8000
     assert regs[0x3202] & 0x3000 == 0x3000
+
+
+async def test_a_dc_dc_charger_set_up_as_a_rover_gets_no_misread_alarms(
+    hass: HomeAssistant, make_proxy: Any
+) -> None:
+    proxy = make_proxy(slots=3)
+    device = proxy.add(device_of("renogy_controller", variant="dcc"))
+    device.problem_code = 1 << 24  # alternator over-voltage: the Rover's bit 24 is a PV short
+    entry = await setup_with_variant(hass, device, None)  # the entry is a plain Rover's
+    assert entry.runtime_data.data["model"] == "RBC50D1S"
+    assert "problem_code" not in entry.runtime_data.data
+    ids = _ids(hass, entry.entry_id, device.address)
+    assert not [k for k in ids if k.startswith("alarm_") or k == "alarms"]
+    assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]

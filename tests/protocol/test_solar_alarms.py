@@ -23,6 +23,7 @@ from custom_components.ble_battery_solar.protocol.base import crc16_modbus
 from .vectors import VECTORS
 
 BY_ID = {v["id"]: v for v in VECTORS}
+ROVER_MODEL = bytes.fromhex(BY_ID["renogy_controller_1"]["frames"][0])
 ROVER_CHARGING = bytes.fromhex(BY_ID["renogy_controller_1"]["frames"][2])
 DCC_STATUS = bytes.fromhex(BY_ID["renogy_controller_2"]["frames"][0])
 SRNE = [bytes.fromhex(f) for f in BY_ID["srne_1"]["frames"]]
@@ -93,20 +94,33 @@ def test_families_whose_protocol_names_no_fault_bits_decode_none(family: str) ->
 
 @pytest.mark.parametrize("bit", sorted(ROVER))
 def test_every_rover_fault_bit_from_the_charging_block(bit: int) -> None:
-    frame = patched(ROVER_CHARGING, 66, (1 << bit - 16).to_bytes(2, "big"))
-    sample = decode("renogy_controller", [frame])
+    frames = [ROVER_MODEL, patched(ROVER_CHARGING, 66, (1 << bit - 16).to_bytes(2, "big"))]
+    sample = decode("renogy_controller", frames)
     assert sample["problem_code"] == 1 << bit
-    assert alarms_of("renogy_controller", [frame]) == dict([ROVER[bit]])
+    assert alarms_of("renogy_controller", frames) == dict([ROVER[bit]])
 
 
 def test_the_real_rover_capture_reports_no_fault() -> None:
-    assert decode("renogy_controller", [ROVER_CHARGING])["problem_code"] == 0
+    frames = [bytes.fromhex(f) for f in BY_ID["renogy_controller_1"]["frames"]]
+    assert decode("renogy_controller", frames)["problem_code"] == 0
+
+
+def test_a_dc_dc_charger_polled_as_a_rover_reports_no_rover_faults() -> None:
+    faulty = patched(ROVER_CHARGING, 66, (1 << 8).to_bytes(2, "big"))  # DCC: alternator OV
+    dcc_model = modbus(0xFF, 0x03, b"RBC50D1S-G6".ljust(16, b"\x00"))
+    sample = decode("renogy_controller", [dcc_model, faulty])
+    assert sample["model"] == "RBC50D1S-G6"
+    assert "problem_code" not in sample  # not "PV short circuit" (the Rover's bit 24)
+    # without the model read the device is unknown: no fault word either
+    assert "problem_code" not in decode("renogy_controller", [faulty])
+    blank = modbus(0xFF, 0x03, bytes(16))  # some Rovers answer a blank model
+    assert decode("renogy_controller", [blank, faulty])["problem_code"] == 1 << 24
 
 
 @given(st.integers(0, 0xFFFF))
 def test_rover_word_is_exact_and_reserved_bits_stay_unnamed(high: int) -> None:
     frame = patched(ROVER_CHARGING, 66, high.to_bytes(2, "big"))
-    code = decode("renogy_controller", [frame])["problem_code"]
+    code = decode("renogy_controller", [ROVER_MODEL, frame])["problem_code"]
     assert type(code) is int
     assert code == high << 16
     table = get_driver("renogy_controller")().alarm_table()

@@ -15,7 +15,10 @@ Renogy's "ROVER MODBUS" document (sdellysse/renogy-modbus-research) names bits
 16-30 and reserves 0-15 and 31; Renogy's DC Home app (its fault strings C0-C14)
 and SolarThing's RoverErrorMode agree. The 0x22-register charging read ends at
 0x0121, so `problem_code` is that register shifted into the high half (the
-reserved low half is not read). DC-DC chargers lay the same two registers out
+reserved low half is not read); it is reported only when the poll's model read
+answered with no DC-DC charger's model (``RBC…``), because a DC-DC charger polled
+as a Rover would have its own 0x0121 read with the Rover's meanings. DC-DC
+chargers (variant "dcc", status block 0x0120) lay the same two registers out
 otherwise: Renogy's DCC50S document, quoted by sdellysse/renogy-modbus-research,
 names 0x0121 b4, b5, b8-b11 and 0x0122 b0-b2, b5-b7, b9, b12; SolarThing's
 DcdcErrorMode agrees and adds 0x0122 b8 (fan alarm). cyrils/renogy-bt's
@@ -75,6 +78,7 @@ LOAD_FIELDS = (
 )
 CONTROLLER_TEMPERATURE, BATTERY_TEMPERATURE = 6, 7
 FAULT_HIGH = 66  # register 0x0121 in the charging block
+DC_DC_MODELS = ("RBC", "DCC")  # model strings of Renogy's DC-DC chargers (RBC50D1S, ...)
 DCC_FIELDS = (
     Field("charging_code", 1, 1, kind="int"),
     Field("problem_code", 2, 4, kind="int"),
@@ -167,15 +171,18 @@ class RenogyControllerDriver(ModbusDriver):
     def decode_blocks(self, tied: list[tuple[Block, bytes]]) -> Sample:
         out: dict[str, Any] = {}
         model = self.data_of(tied, MODEL.name)
-        if model is not None:
-            text = model.decode("ascii", "replace").strip("\x00 ")
-            if text:
-                out["model"] = text
+        text = model.decode("ascii", "replace").strip("\x00 ") if model is not None else ""
+        if text:
+            out["model"] = text
         status = self.data_of(tied, DCC_STATUS.name)
         dcc = self.variant == "dcc" or status is not None
         charging = self.data_of(tied, CHARGING.name, required=status is None)
         if charging is not None:
             out.update(self._charging(charging, dcc=dcc))
+            # A DC-DC charger's 0x0121 means other things (see the module doc): the Rover's
+            # reading only when the model read answered and names no DC-DC charger.
+            if not dcc and model is not None and not text.startswith(DC_DC_MODELS):
+                out["problem_code"] = read_int(charging, FAULT_HIGH, 2) << 16
         if status is not None:
             values = read_fields(self.family, status, DCC_FIELDS)
             out["charging_state"] = DCC_STATES.get(values.pop("charging_code"), "unknown")
@@ -190,5 +197,4 @@ class RenogyControllerDriver(ModbusDriver):
         values["battery_temperature"] = sign_magnitude(data[BATTERY_TEMPERATURE])
         if not dcc:  # DC-DC chargers report the alternator input in the load registers
             values.update(read_fields(self.family, data, LOAD_FIELDS))
-            values["problem_code"] = read_int(data, FAULT_HIGH, 2) << 16
         return values

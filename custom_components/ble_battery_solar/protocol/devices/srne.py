@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from custom_components.ble_battery_solar.protocol.base import Field, read_fields
+from custom_components.ble_battery_solar.protocol.base import Field, read_fields, read_int
 from custom_components.ble_battery_solar.protocol.devices.renogy_controller import (
     ADDRESS,
     BATTERY_TYPE,
@@ -107,4 +107,6 @@ class SrneDriver(RenogyControllerDriver):
         out.update(self._charging(charging, dcc=False))
         if len(charging) >= FAULT_FIELD.offset + FAULT_FIELD.size:
             out.update(read_fields(self.family, charging, (FAULT_FIELD,)))
+        else:  # the 0x22-register answer ends with the word's high half (0x0121)
+            out["problem_code"] = read_int(charging, FAULT_FIELD.offset, 2) << 16
         return out  # type: ignore[return-value]
