@@ -26,6 +26,8 @@ DCChargerClient reads the same names one bit lower in 0x0121 (b3 over-temperatur
 2, b4 alternator over-current) from single bytes, so it cannot see them at all;
 the documents are followed. `problem_code` of a DC-DC charger is the whole word
 from its status block; SolarThing's b22/b23 ("unable to translate") stay unnamed.
+The alarm table follows the variant, so a DC-DC charger's faults are named only in
+the "dcc" variant, whose poll reads the status block (the Rover's poll never does).
 """
 
 from __future__ import annotations
