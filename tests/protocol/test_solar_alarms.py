@@ -166,7 +166,7 @@ def test_dcc_severities_and_untranslated_bits() -> None:
     ((0x8100, 0x0001, 0), {"battery_internal_resistance": "warning",
                            "battery_voltage_unrecognised": "fault"}),
     ((0, 0x8001, 0), {"pv_overvoltage": "protection"}),
-    ((0, 0xC003, 0), {"pv_input_error": "fault", "charger_fault": "fault"}),
+    ((0, 0xC003, 0), {"pv_input_error": "fault", "controller_fault": "fault"}),
     ((0, 0x4000, 0), {}),  # no PV at night
     ((0, 0x0411, 0), {"pv_overcurrent": "protection", "pv_short_circuit": "fault"}),
     ((0, 0x2001, 0), {"controller_mosfet_fault": "fault"}),
@@ -174,7 +174,8 @@ def test_dcc_severities_and_untranslated_bits() -> None:
     ((0, 0x0001, 0x0801), {"load_short_circuit": "protection"}),
     ((0, 0x0001, 0x3001), {"load_overcurrent": "protection"}),  # overload
     ((0, 0x0001, 0x2001), {}),  # rated load
-    ((0, 0x0001, 0x0703), {"load_fault": "fault"}),
+    ((0, 0x0001, 0x0703), {"load_fault": "fault", "controller_fault": "fault"}),
+    ((0, 0x0001, 0x0101), {"load_fault": "fault"}),
     ((0, 0x0001, 0x4000), {"battery_undervoltage": "warning"}),
     ((0, 0x0001, 0x8080), {"battery_overvoltage": "protection"}),
     ((0, 0x0001, 0xC000), {"battery_fault": "fault"}),

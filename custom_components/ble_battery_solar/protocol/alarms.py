@@ -106,7 +106,7 @@ CONDITIONS: Final[tuple[str, ...]] = (
     "controller_overtemperature",
     "ambient_overtemperature",
     "fan_fault",
-    "charger_fault",
+    "controller_fault",
 )
 
 # Conditions that need the owner's hands: a short to find, a part to replace, a setting

@@ -110,7 +110,7 @@ ALARMS: dict[AlarmKey, AlarmBit] = {
     8: warning("battery_internal_resistance"),
     15: fault("battery_voltage_unrecognised"),
     # charging status
-    CHARGING_BITS + 1: fault("charger_fault"),
+    CHARGING_BITS + 1: fault("controller_fault"),  # the charging circuit's summary bit
     CHARGING_BITS + 4: fault("pv_short_circuit"),
     CHARGING_BITS + 7: fault("controller_mosfet_fault"),  # load MOSFET short
     CHARGING_BITS + 8: protection("load_short_circuit"),
@@ -122,7 +122,7 @@ ALARMS: dict[AlarmKey, AlarmBit] = {
     Coded(CHARGING_BITS + 14, 2, 2): protection("pv_overvoltage"),
     Coded(CHARGING_BITS + 14, 2, 3): fault("pv_input_error"),
     # discharging (load) status
-    DISCHARGING_BITS + 1: fault("load_fault"),
+    DISCHARGING_BITS + 1: fault("controller_fault"),  # the load circuit's summary bit
     DISCHARGING_BITS + 4: fault("load_fault"),  # output over-voltage
     DISCHARGING_BITS + 5: fault("load_fault"),  # boost over-voltage
     DISCHARGING_BITS + 6: fault("load_fault"),  # short circuit on the high-voltage side
