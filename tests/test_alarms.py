@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
@@ -22,6 +25,8 @@ from custom_components.ble_battery_solar.const import DOMAIN, EVENT_ALARM
 from custom_components.ble_battery_solar.protocol import (
     CONDITIONS,
     DRIVERS,
+    NEEDS_ACTION,
+    Advertisement,
     active_alarms,
     get_driver,
     unnamed_bits,
@@ -45,6 +50,13 @@ def _ids(hass: HomeAssistant, entry_id: str, address: str) -> dict[str, str]:
     }
 
 
+def _variant(family: str) -> str | None:
+    """The variant a simulated device of the family is set up with."""
+    device = device_of(family)
+    return get_driver(family).variant_for(
+        Advertisement.from_any({**device.advertisement(), "address": device.address}))
+
+
 def _events(hass: HomeAssistant) -> list[Event]:
     return async_capture_events(hass, EVENT_ALARM)
 
@@ -55,6 +67,19 @@ def test_every_alarm_table_uses_the_shared_vocabulary(family: str) -> None:
     check_table(family, table)
     if family in DECODED:
         assert table, family
+
+
+def test_every_condition_is_named_and_every_one_needing_action_has_an_issue() -> None:
+    strings = json.loads((Path(__file__).parents[1] / "custom_components" / "ble_battery_solar"
+                          / "strings.json").read_text())
+    for condition in CONDITIONS:
+        assert strings["entity"]["binary_sensor"][f"alarm_{condition}"]["name"], condition
+        assert strings["device_automation"]["trigger_type"][f"alarm_{condition}"], condition
+    for condition in NEEDS_ACTION:
+        issue = strings["issues"][f"alarm_{condition}"]
+        assert "{name}" in issue["title"], condition
+        assert "{name}" in issue["description"], condition
+    assert set(CONDITIONS) >= NEEDS_ACTION
 
 
 def test_severity_is_the_highest_of_the_set_bits_and_unnamed_bits_are_kept() -> None:
@@ -163,13 +188,12 @@ async def test_alarm_sensors_are_unavailable_while_reads_fail(
     assert hass.states.get(ids["alarms"]).state == STATE_UNAVAILABLE
 
 
-@pytest.mark.parametrize("family", [f for f in FAMILIES if f not in DECODED])
+@pytest.mark.parametrize(
+    "family", [f for f in FAMILIES if not get_driver(f)(_variant(f)).alarm_table()])
 async def test_families_without_a_table_get_no_decoded_alarm_entities(
     hass: HomeAssistant, proxy: VirtualProxy, family: str
 ) -> None:
     device = proxy.add(device_of(family))
-    if family == "renogy_controller":
-        device.model.wall = lambda: 12.5 * 3600
     entry = await setup_entry(hass, device)
     ids = _ids(hass, entry.entry_id, device.address)
     assert not [k for k in ids if k.startswith("alarm_") or k == "alarms"]

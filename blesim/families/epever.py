@@ -3,6 +3,9 @@
 Input registers (function 4) from EPEver's published map: 0x3100-0x3107 PV and
 battery, 0x310C-0x3111 load and temperatures, 0x311A SOC, 0x3200-0x3202 status,
 0x3300-0x3313 statistics, 0x331B-0x331C net battery current. Driven by a `SolarModel`.
+`device.problem_code` holds the faults laid out as the driver's problem_code: battery
+status in bits 0-15, charging status bits in 16-31, discharging status bits in 32-47;
+an input-voltage or load-level field set there replaces the one the model reports.
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ def centi(value: float) -> int:
     return round(value * 100) & 0xFFFF
 
 
+def with_faults(state: int, faults: int, fields: int) -> int:
+    """A status word: the model's state, its numbered fields replaced where `faults` sets them."""
+    for shift in (12, 14):
+        field = fields & 0x3 << shift
+        if faults & field:
+            state &= ~field
+    return state | faults
+
+
 class EpeverDevice(ModbusDevice):
     """EPEver Tracer 4210CPN; `device.model` is a SolarModel."""
 
@@ -34,8 +46,6 @@ class EpeverDevice(ModbusDevice):
     notify_uuid = uuid16(0x2B10)
     write_uuid = uuid16(0x2B14)
     slave_ids = (0x01,)
-    battery_status = 0x0000
-    extra_charging_status = 0x0000
 
     def default_model(self) -> SolarModel:
         return SolarModel()
@@ -58,8 +68,10 @@ class EpeverDevice(ModbusDevice):
             0x310E: pair(s.load_w if load_on else 0)[0], 0x310F: pair(s.load_w if load_on else 0)[1],
             0x3110: centi(b.temperatures[0]), 0x3111: centi(s.controller_temperature),
             0x311A: round(b.soc * 100),
-            0x3200: self.battery_status, 0x3201: charging | self.extra_charging_status,
-            0x3202: 0x1001 if load_on else 0x0000,
+            0x3200: self.problem_code & 0xFFFF,
+            0x3201: with_faults(charging, self.problem_code >> 16 & 0xFFFF, 0xC000),
+            0x3202: with_faults(0x1001 if load_on else 0x0000,
+                                self.problem_code >> 32 & 0xFFFF, 0xF000),
             0x331B: pair(b.current)[0], 0x331C: pair(b.current)[1],
         }
         stats = [0] * 0x14

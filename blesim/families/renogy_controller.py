@@ -2,7 +2,12 @@
 
 Registers 0x000C-0x0013 model, 0x001A device address, 0x0100-0x0121 charging
 information, 0xE004 battery type. Driven by a `SolarModel`: PV follows a day
-curve and today's yield accumulates.
+curve and today's yield accumulates. `device.problem_code` is the 32-bit fault word
+0x0121-0x0122 (a test sets bits 16-30 to raise the Rover's faults); the map ends at
+0x0121, as the Rover's 34-register read does. Variant "dcc" is a DCC50S DC-DC
+charger (model RBC50D1S): it adds the status block 0x0120-0x0126 (DC-DC charging
+state, the fault word laid out as Renogy documents it for DC-DC chargers, output
+power, charging mode and ignition).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from .renogy_battery import BT_GATT
 
 STATES = ("deactivated", "activated", "mppt", "equalizing", "boost", "floating",
           "current_limiting")
+DCC_CODES = {"mppt": 2, "equalizing": 3, "boost": 4, "floating": 5, "current_limiting": 6}
+SOLAR_TO_HOUSE = 3  # charging mode register 0x0125
 
 
 def temperature_byte(value: float) -> int:
@@ -61,9 +68,22 @@ class RenogyControllerDevice(ModbusDevice):
         info[56:60] = u(s.energy_total, 4)
         info[64] = 0x80 if load_on else 0x00
         info[65] = STATES.index(s.charging_state)
-        return {
+        info[66:68] = u(self.problem_code >> 16 & 0xFFFF, 2)
+        regs = {
             **words(b"  RNG-CTRL-RVR40", 0x000C),
             0x001A: 0x0001,
             **words(bytes(info), 0x0100),
             0xE004: 0x0004,  # lithium
         }
+        if self.variant == "dcc":
+            regs.update(words(b"RBC50D1S".ljust(16, b"\x00"), 0x000C))
+            regs.update({
+                0x0120: DCC_CODES.get(s.charging_state, 0),
+                0x0121: self.problem_code >> 16 & 0xFFFF,
+                0x0122: self.problem_code & 0xFFFF,
+                0x0123: 0,
+                0x0124: round(charge_a * b.voltage),
+                0x0125: SOLAR_TO_HOUSE,
+                0x0126: 0,  # ignition off
+            })
+        return regs

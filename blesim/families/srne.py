@@ -1,8 +1,8 @@
 """SRNE ML2440 charge controller behind a BT-1 module (Modbus, the Renogy controller map).
 
 Answers at the broadcast id 0xFF and its own address 1, adds the version and
-serial registers and the fault word (0x0121-0x0122) to the Rover's map, and
-reports an SRNE model string. Driven by a `SolarModel`.
+serial registers and the whole fault word (0x0121-0x0122, `device.problem_code`)
+to the Rover's map, and reports an SRNE model string. Driven by a `SolarModel`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ class SrneDevice(RenogyControllerDevice):
     local_name = "BT-TH-73C8EA91"
     manufacturer_data = {0x9860: bytes.fromhex("73c8ea91")}
     slave_ids = (0xFF, 0x01)
-    fault_word = 0
 
     def registers(self, slave: int, function: int) -> dict[int, int]:
         regs = super().registers(slave, function)
@@ -27,6 +26,6 @@ class SrneDevice(RenogyControllerDevice):
         regs.update(words(b"      ML2440    ", 0x000C))
         regs.update(words(bytes.fromhex("00010203" "00010100" "18100042"), 0x0014))
         regs[0x001A] = 0x0001
-        regs[0x0121] = self.fault_word >> 16
-        regs[0x0122] = self.fault_word & 0xFFFF
+        regs[0x0121] = self.problem_code >> 16 & 0xFFFF
+        regs[0x0122] = self.problem_code & 0xFFFF
         return regs

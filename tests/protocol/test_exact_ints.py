@@ -22,6 +22,10 @@ from custom_components.ble_battery_solar.protocol.base import (
     sum8,
     sum16,
 )
+from custom_components.ble_battery_solar.protocol.devices.epever import (
+    charging_faults,
+    discharging_faults,
+)
 
 from .vectors import VECTORS, frames_of
 
@@ -71,6 +75,14 @@ CASES = {
     "renogy_battery": Case("renogy_battery_4", 2, 3, 14, "big", _modbus,
                            lambda word: word & ~0x0E),
     "renogy_controller": Case("renogy_controller_2", 0, 3 + 2, 4, "big", _modbus),
+    # the Rover's 0x0121 (high half of its fault word) in the 34-register charging block
+    "renogy_controller_rover": Case("renogy_controller_1", 2, 3 + 66, 2, "big", _modbus,
+                                    lambda word: word << 16),
+    "srne": Case("srne_1", 4, 3 + 66, 4, "big", _modbus),
+    # battery, charging and discharging status words, operating states removed
+    "epever": Case("epever_1", 3, 3, 6, "big", _modbus, lambda word: (
+        word >> 32 | charging_faults(word >> 16 & 0xFFFF) << 16
+        | discharging_faults(word & 0xFFFF) << 32)),
 }
 
 
@@ -118,7 +130,7 @@ def test_seplos_alarm_word_from_the_issue() -> None:
 def test_cases_cover_their_families() -> None:
     assert {_family(c.vector) for c in CASES.values()} >= {
         "daly", "tianpower", "litime", "eg4", "jbd", "jk", "seplos", "renogy_battery",
-        "renogy_controller",
+        "renogy_controller", "srne", "epever",
     }
 
 

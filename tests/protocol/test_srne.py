@@ -64,10 +64,12 @@ def test_decode_at_its_own_address_with_faults() -> None:
     assert decode("srne", chunked(ML2440, 20)) == sample
 
 
-def test_renogy_sized_charging_block_decodes_without_faults() -> None:
+def test_renogy_sized_charging_block_decodes_the_fault_words_high_half() -> None:
     sample = decode("srne", [ROVER_CHARGING])
     assert sample["charging_state"] == "boost"
-    assert "problem_code" not in sample
+    assert sample["problem_code"] == int.from_bytes(ROVER_CHARGING[3 + 66 : 3 + 68], "big") << 16
+    faulty = patched(ROVER_CHARGING, 66, (1 << 12 | 1 << 3).to_bytes(2, "big"))
+    assert decode("srne", [faulty])["problem_code"] == 1 << 28 | 1 << 19
     assert decode("srne", [response(CHARGING[3:-2], slave=0x61)])["voltage"] == pytest.approx(13.1)
 
 

@@ -31,12 +31,12 @@ import fnmatch
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, TypedDict
 
-from .alarms import AlarmBit
+from .alarms import AlarmTable
 from .checks import check_plausible
 from .checksums import crc16_modbus, crc16_xmodem, sum8, sum16
 from .models import Advertisement, FrameError, Sample
@@ -257,13 +257,14 @@ class Driver(ABC):
             return self.pushes_data
         # asked of a fresh driver: some drivers keep state between their requests() calls
         return not type(self)(self.variant).requests()
-    # problem_code bit -> (condition, severity), see alarms.py; empty: not decoded
-    alarm_bits: ClassVar[Mapping[int, AlarmBit]] = {}
+    # problem_code bit (or coded field value) -> (condition, severity), see alarms.py;
+    # empty: not decoded
+    alarm_bits: ClassVar[AlarmTable] = {}
 
     def __init__(self, variant: str | None = None) -> None:
         self.variant = variant
 
-    def alarm_table(self) -> Mapping[int, AlarmBit]:
+    def alarm_table(self) -> AlarmTable:
         """The alarm bits of this device's problem_code (a variant may lay them out otherwise)."""
         return self.alarm_bits
 

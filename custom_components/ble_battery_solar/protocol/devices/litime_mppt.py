@@ -22,7 +22,8 @@ reported as `charging_power`. Where sources differ: the ESPHome component
 reads the total as a 16-bit value at bytes 32-33 and leaves byte 9 unnamed
 ("spacer?"); a BT-LTMPPT2430 capture in custom-components/ble_monitor#1462
 shows 0x19 (25 degC) there, the component's own example 0xFF. Bytes 22-23,
-26-27 and 34-37 are not decoded (no source names them).
+26-27 and 34-37 are not decoded (no source names them). No source documents a fault
+word either, so no `problem_code` and no alarms are reported.
 """
 
 from __future__ import annotations

@@ -23,7 +23,9 @@ load current scale: renogy-ble's generic profile uses 0.01 A, its RIV4835CSH1S
 profile and renogy-bt 0.1 A; the Rego readout in renogy-bt's README (150 VA at
 124.9 V, 1.2 A) confirms 0.1 A. Charging states: 0 deactivated, 1 constant
 current (bulk), 2 constant voltage (Renogy's boost), 4 float, 6 battery
-activation, 7 battery disconnecting.
+activation, 7 battery disconnecting. Neither source nor Renogy's DC Home app
+(as decompiled in public) names a fault or warning register of the inverters, so
+no `problem_code` is read and no alarms are decoded.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ the integrity check: a battery voltage outside 6-80 V or a current beyond 500 A
 -40...100 degC is dropped, as renogy-ble does (a shunt without its probe). Both
 sources decode the same offsets; neither publishes a whole captured frame.
 Neither names the service holding 0xC411: 0xC400 is assumed (only the
-characteristic is used for polling).
+characteristic is used for polling). No source names an alarm or fault field of
+the frame, so the shunt reports no `problem_code`.
 """
 
 from __future__ import annotations

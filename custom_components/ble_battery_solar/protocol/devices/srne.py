@@ -13,8 +13,11 @@ working-point over-voltage, PV reversed, anti-reverse MOS short, charge MOS shor
 SRNE units answer the broadcast id 0xFF and their own address (1 unless set; 16/17
 daisy-chained, 96/97 behind a hub per cyrils/renogy-bt's README), so any unicast id is
 accepted. The poll reads the charging block one register further than the Renogy
-driver (0x23 registers) to take the fault word; a 0x22-register answer (what the
-Renogy tools read) decodes too, without faults.
+driver (0x23 registers) to take the whole fault word; a 0x22-register answer (what
+the Renogy tools read) decodes too, with the fault word's high half (bits 16-31,
+every named bit) as the Renogy driver reads it. The bits are decoded with the
+Rover's table (renogy_controller.ROVER_ALARMS: SRNE's map and Renogy's name the
+same bits); bits 0-15 and 31 are reserved and stay in `problem_code` if ever set.
 
 The module advertises exactly like Renogy's (``BT-TH-<MAC>``, service 0xFFD0), so
 the advertisement cannot tell the brands apart: the model string can. Renogy's
@@ -27,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from custom_components.ble_battery_solar.protocol.base import Field, read_fields
+from custom_components.ble_battery_solar.protocol.base import Field, read_fields, read_int
 from custom_components.ble_battery_solar.protocol.devices.renogy_controller import (
     ADDRESS,
     BATTERY_TYPE,
@@ -104,4 +107,6 @@ class SrneDriver(RenogyControllerDriver):
         out.update(self._charging(charging, dcc=False))
         if len(charging) >= FAULT_FIELD.offset + FAULT_FIELD.size:
             out.update(read_fields(self.family, charging, (FAULT_FIELD,)))
+        else:  # the 0x22-register answer ends with the word's high half (0x0121)
+            out["problem_code"] = read_int(charging, FAULT_FIELD.offset, 2) << 16
         return out  # type: ignore[return-value]

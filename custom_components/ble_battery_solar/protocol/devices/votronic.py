@@ -27,6 +27,8 @@ the decode (the frames have no checksum to catch a corrupt one). The integration
 subscribes to one characteristic: the solar charger's by default, the battery
 computer's in the ``battery_computer`` variant. Decoding without a variant takes
 a stream of whole 20-byte frames (and no whole 19-byte ones) as battery-computer data.
+The ESPHome components name every other bit of the status bytes "unused" and no
+fault byte, so no `problem_code` and no alarms are reported.
 """
 
 from __future__ import annotations
