@@ -175,15 +175,29 @@ def test_simulated_epever_fault_fields_replace_the_models_state() -> None:
     assert regs[0x3202] & 0x3000 == 0x3000
 
 
-async def test_a_dc_dc_charger_set_up_as_a_rover_gets_no_misread_alarms(
-    hass: HomeAssistant, make_proxy: Any
+async def test_a_dc_dc_charger_set_up_as_a_rover_is_set_up_again_as_one(
+    hass: HomeAssistant, make_any_proxy: Any
 ) -> None:
-    proxy = make_proxy(slots=3)
+    """Nothing before its model read tells a DC-DC charger from a Rover: that read does.
+
+    Set up as a Rover, its first poll reads no fault word with the Rover's meanings
+    (its bit 24 is an alternator over-voltage, the Rover's a PV short); the entry
+    stores the "dcc" variant and is set up again with the charger's poll and alarms.
+    """
+    proxy = await make_any_proxy(slots=3)
     device = proxy.add(device_of("renogy_controller", variant="dcc"))
-    device.problem_code = 1 << 24  # alternator over-voltage: the Rover's bit 24 is a PV short
+    device.problem_code = 1 << 24
     entry = await setup_with_variant(hass, device, None)  # the entry is a plain Rover's
-    assert entry.runtime_data.data["model"] == "RBC50D1S"
-    assert "problem_code" not in entry.runtime_data.data
+    await hass.async_block_till_done()
+    assert entry.data[CONF_VARIANT] == "dcc"
+    coordinator = entry.runtime_data
+    assert coordinator.driver.variant == "dcc"
+    assert coordinator.last_update_success
+    assert coordinator.data["model"] == "RBC50D1S"
     ids = _ids(hass, entry.entry_id, device.address)
-    assert not [k for k in ids if k.startswith("alarm_") or k == "alarms"]
-    assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]
+    assert "alarm_pv_short_circuit" not in ids
+    assert hass.states.get(ids["alarm_alternator_overvoltage"]).state == STATE_ON
+    assert not [i for i in ir.async_get(hass).issues.values()
+                if i.domain == DOMAIN and "pv_short" in i.issue_id]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+

@@ -17,6 +17,7 @@ from homeassistant.exceptions import HomeAssistantError
 
 from .connection import LINK_LOST, MALFORMED, TIMEOUT, ConnectionManager, LinkError
 from .const import DOMAIN
+from .link import owner_text
 from .polling import MAX_KEPT_FRAMES
 from .protocol import Driver, FrameError, Sample
 
@@ -97,7 +98,7 @@ async def async_control(coordinator: BleBatterySolarCoordinator, switch: str, on
         coordinator.hass.async_create_task(coordinator.async_request_refresh(), eager_start=False)
         raise HomeAssistantError(
             translation_domain=DOMAIN, translation_key="control_failed",
-            translation_placeholders={"error": coordinator._log_text(err)},
+            translation_placeholders={"error": owner_text(coordinator.address, err)},
         ) from err
     if coordinator.last_update_success:
         coordinator.async_show_read_back(result.sample)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -43,6 +42,7 @@ from .control import async_control
 from .energy import MAX_GAP_INTERVALS, EnergyIntegrator
 from .health import DeviceHealth
 from .insight import DeviceInsight
+from .link import owner_text
 from .live import LiveUpdates
 from .options import driver_variant, validate_options
 from .protocol import FrameError, Sample, get_driver
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-_HEX_RUN = re.compile(r"request [0-9a-fA-F]{8,}")
 RETRY_SOON = 5.0  # seconds until the retry after a one-off failure
 MIN_GAP = 1.0  # seconds between the end of a poll and the start of the next, at least
 RETRY_SOON_KINDS = frozenset({LINK_LOST, MALFORMED, TIMEOUT, CONNECT_FAILED})
@@ -316,7 +315,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.kind,
-                translation_placeholders={"address": self.address, "error": self._log_text(err)},
+                translation_placeholders={"address": self.address, "error": owner_text(self.address, err)},
                 retry_after=RETRY_SOON if retry else None,
             ) from err
         self._cancel_path_wait_if_any()
@@ -332,6 +331,13 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self._energy_added = True
         self.insight.observe(sample, done, interval)
         self.live.polled()
+        if (learned := self.driver.learned_variant()) is not None:  # stored, set up again
+            entry = self.config_entry
+            entries = self.hass.config_entries
+            if entries.async_update_entry(entry, data={**entry.data, CONF_VARIANT: learned}) and (
+                entry.state is not ConfigEntryState.LOADED  # its update listener reloads it
+            ):
+                entries.async_schedule_reload(entry.entry_id)
         return sample
 
     # --- live data and control ----------------------------------------------------------
@@ -369,17 +375,6 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     # --- for the Connection status sensor -------------------------------------------------
 
     _failure_kind: str | None = None
-
-    def _log_text(self, err: Exception) -> str:
-        """The error for the log line: the coordinator's name already carries the address,
-        and request bytes belong in diagnostics, not in a WARNING."""
-        address = re.escape(self.address)
-        # bleak-retry-connector's "<name> - <address>[ - <name>][ -> <path or proxy>]: "
-        # (its name is our address; a proxy's source is a MAC with colons of its own)
-        text = re.sub(rf"{address} - .*?: (?=Failed )", "", str(err))
-        text = re.sub(rf"^could not connect to {address}: (?=Failed )", "", text)
-        text = text.replace(f"Device with address {self.address}", "The device")
-        return _HEX_RUN.sub("a request", text.replace(self.address, "the device"))
 
     @callback
     def _async_refresh_finished(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -67,6 +68,21 @@ class LinkError(Exception):
             self.kind = kind
         self.same_link_retry = same_link_retry
         self.link_was_lost = False
+
+
+_HEX_RUN = re.compile(r"request [0-9a-fA-F]{8,}")
+
+
+def owner_text(address: str, err: Exception) -> str:
+    """A failure as owners and the log read it: the entity and the coordinator's name
+    already carry the address, and request bytes belong in diagnostics, not in a WARNING."""
+    escaped = re.escape(address)
+    # bleak-retry-connector's "<name> - <address>[ - <name>][ -> <path or proxy>]: "
+    # (its name is our address; a proxy's source is a MAC with colons of its own)
+    text = re.sub(rf"{escaped} - .*?: (?=Failed )", "", str(err))
+    text = re.sub(rf"^could not connect to {escaped}: (?=Failed )", "", text)
+    text = text.replace(f"Device with address {address}", "The device")
+    return _HEX_RUN.sub("a request", text.replace(address, "the device"))
 
 
 class Link:

@@ -285,6 +285,10 @@ class Driver(ABC):
         """Protocol variant told by the advertisement (stored with the config entry)."""
         return None
 
+    def learned_variant(self) -> str | None:
+        """Another variant the device's answers showed it to be (the entry then stores it)."""
+        return None
+
     # requests and framing
 
     def requests(self) -> list[bytes]:

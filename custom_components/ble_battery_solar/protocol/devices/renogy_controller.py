@@ -28,6 +28,8 @@ the documents are followed. `problem_code` of a DC-DC charger is the whole word
 from its status block; SolarThing's b22/b23 ("unable to translate") stay unnamed.
 The alarm table follows the variant, so a DC-DC charger's faults are named only in
 the "dcc" variant, whose poll reads the status block (the Rover's poll never does).
+A device added as a Rover (nothing before its model read tells the two apart) is set
+up again as "dcc" once a model read names a DC-DC charger (`learned_variant`).
 """
 
 from __future__ import annotations
@@ -158,6 +160,18 @@ class RenogyControllerDriver(ModbusDriver):
     slaves = frozenset({SLAVE, *MODBUS_UNICAST})
     required_keys = ("charging_state",)
 
+    def __init__(self, variant: str | None = None) -> None:
+        super().__init__(variant)
+        self.dc_dc_seen = False  # a model read named a DC-DC charger
+
+    def learned_variant(self) -> str | None:
+        """"dcc" once a Rover-variant poll read a DC-DC charger's model string.
+
+        A BT-1/BT-2 module's advertisement cannot tell the two apart and a DC-DC charger
+        answers the Rover's poll, so only its model read tells.
+        """
+        return "dcc" if self.dc_dc_seen and self.variant != "dcc" else None
+
     def alarm_table(self) -> AlarmTable:
         """The Rover's fault bits, or the DC-DC charger's for variant "dcc"."""
         return DCC_ALARMS if self.variant == "dcc" else ROVER_ALARMS
@@ -176,6 +190,7 @@ class RenogyControllerDriver(ModbusDriver):
         text = model.decode("ascii", "replace").strip("\x00 ") if model is not None else ""
         if text:
             out["model"] = text
+        self.dc_dc_seen |= text.startswith(DC_DC_MODELS)
         status = self.data_of(tied, DCC_STATUS.name)
         dcc = self.variant == "dcc" or status is not None
         charging = self.data_of(tied, CHARGING.name, required=status is None)
