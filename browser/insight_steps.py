@@ -10,6 +10,7 @@ and `_open_device`.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,9 +30,11 @@ BANK = "House bank"
 BANK_CHOICE = "Create a battery bank from configured packs…"
 TIMEOUT = 45_000  # ms for one UI expectation
 DATA_TIMEOUT = 90_000  # ms for a reading to show
-LIVE_WATCH = 25.0  # s of watching the streaming pack's Last successful read
+LIVE_EVERY = 2  # s: the live update interval set for the streaming pack
+LIVE_WATCH = 12.0  # s of watching its Last successful read
 LIVE_POLL = 120  # s: the update interval set for it, far longer than the watch
 NUMBER = r"-?\d+(?:\.\d+)?"
+ROOT = Path(__file__).resolve().parent.parent
 
 # The states the frontend holds (what its pages render): entity id, name, state and
 # attributes of the entities of one device, by the device's name.
@@ -89,7 +92,8 @@ class InsightSteps:
         await self.page.wait_for_timeout(800)
         path = self.shots / f"{name}.png"
         await target.screenshot(path=str(path))
-        print(f"browser-check:   screenshot {path.name}", flush=True)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        print(f"browser-check:   screenshot {shown}", file=sys.stderr, flush=True)
 
     def _card(self, title: str) -> Locator:
         """A card of the device page by its title (Controls, Sensors, Diagnostic)."""
@@ -235,12 +239,13 @@ class InsightSteps:
         self.notes.append(f"{FIRST_PACK} Time to empty {empty}; {STREAMING_PACK} Time to full {full}")
 
     async def live_data(self) -> None:
-        """A streaming pack read every 2 minutes still updates every few seconds."""
+        """A streaming pack read every 2 minutes updates every 2 seconds from its stream."""
         options = await self._options(STREAMING_PACK)
         await self._set_number(options, "Update interval", LIVE_POLL)
         await self._set_number(options, "Keep connection open", 2 * LIVE_POLL)
         live = options.get_by_role("spinbutton", name=re.compile("Live update interval"))
         await expect(live).to_have_value("5")  # the default
+        await self._set_number(options, "Live update interval", LIVE_EVERY)
         size = self.page.viewport_size
         await self.page.set_viewport_size({"width": 1280, "height": 1500})  # the whole form
         await options.get_by_text("Polling, connection and alerts").click()  # no focused field
@@ -271,7 +276,7 @@ class InsightSteps:
             raise AssertionError(f"{STREAMING_PACK}: Last successful read shows {shown!r}")
         self.notes.append(
             f"{STREAMING_PACK}: {len(seen)} fresh readings in {LIVE_WATCH:.0f} s"
-            f" with an update interval of {LIVE_POLL} s"
+            f" with an update interval of {LIVE_POLL} s, live every {LIVE_EVERY} s"
         )
 
     async def battery_bank(self) -> None:
