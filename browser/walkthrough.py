@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from device_steps import DeviceSteps
+from insight_steps import InsightSteps
 from playwright.async_api import Page, async_playwright, expect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,7 +252,7 @@ class HomeAssistant:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class Walkthrough(DeviceSteps):
+class Walkthrough(DeviceSteps, InsightSteps):
     """The steps, in one browser page."""
 
     def __init__(self, page: Page, ha: HomeAssistant, shots: Path, debug: Path) -> None:
@@ -467,7 +468,9 @@ class Walkthrough(DeviceSteps):
 
 
 STEPS = ["onboarding", "login", "discovery", "discovered", "add_device", "device_page", "dashboard",
-         "release_device", "add_renogy_controller", "pack_device_page"]
+         "release_device", "add_renogy_controller", "pack_device_page",
+         "cell_health_and_alarms", "time_to_full_and_empty", "live_data", "battery_bank",
+         "battery_control"]
 
 
 def integration_errors(log_text: str) -> list[str]:

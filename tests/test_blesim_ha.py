@@ -124,3 +124,19 @@ async def test_esphome_path_adds_nodes_through_the_esphome_config_flow(
     assert node.free() == 0
     assert await hass.config_entries.async_unload(entry.entry_id)
     await node.close()
+
+
+async def test_dev_config_sets_alarm_bits_and_a_weak_cell(hass: HomeAssistant) -> None:
+    """`problem_code` and `cell_faults` of a device entry reach the simulated device."""
+    conf = {"proxies": [{"name": "p1"}],
+            "devices": [{"family": "jbd", "address": "A5:C2:37:10:02:80", "soc": 0.5,
+                         "current": 0, "cell_faults": {"2": -0.35}, "problem_code": 2}]}
+    (proxy,) = build(hass, conf)
+    device = proxy.devices["A5:C2:37:10:02:80"]
+    assert device.problem_code == 2
+    cells = device.model.cell_voltages
+    others = [v for i, v in enumerate(cells) if i != 1]
+    assert min(others) - cells[1] > 0.3  # cell 2 is the weak one
+    # the dev config has such a pack, so the walkthrough can show its alarm and imbalance
+    configured = yaml.safe_load(CONFIG.read_text())["devices"]
+    assert any(d.get("problem_code") and d.get("cell_faults") for d in configured)

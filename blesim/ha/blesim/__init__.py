@@ -47,7 +47,7 @@ from blesim.model import BatteryModel
 
 _LOGGER = logging.getLogger(__name__)
 DOMAIN = "blesim"
-MODEL_KEYS = ("cells", "capacity_ah", "soc", "current", "cycles", "time_scale")
+MODEL_KEYS = ("cells", "capacity_ah", "soc", "current", "cycles", "time_scale", "cell_faults")
 FIRST_PORT = 16053  # native-API ports of the ESPHome nodes, one per proxy
 type Proxy = VirtualProxy | EspHomeNode
 
@@ -65,7 +65,11 @@ def _device(conf: dict[str, Any]) -> SimDevice:
                          variant=conf.get("variant"), replay=conf.get("replay"),
                          bonding=bool(conf.get("bonding", False)),
                          bonding_error=int(conf.get("bonding_error", INSUFFICIENT_AUTHENTICATION)))
+    if "problem_code" in conf:  # alarm bits, laid out as the family's problem_code
+        device.problem_code = int(conf["problem_code"])
     model_conf = {k: conf[k] for k in MODEL_KEYS if k in conf}
+    if "cell_faults" in model_conf:  # cell number -> volts added to that cell
+        model_conf["cell_faults"] = {int(k): float(v) for k, v in model_conf["cell_faults"].items()}
     if model_conf:
         target = getattr(device.model, "battery", device.model)
         if not isinstance(target, BatteryModel):
