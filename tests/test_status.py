@@ -8,6 +8,7 @@ import pytest
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.device_registry import format_mac
 from homeassistant.util import dt as dt_util
 
 from blesim import SimDevice, VirtualProxy
@@ -15,6 +16,7 @@ from custom_components.ble_battery_solar.const import (
     CONF_KEEP_ALIVE,
     CONF_RELEASE_MINUTES,
     CONF_UPDATE_INTERVAL,
+    DOMAIN,
 )
 from custom_components.ble_battery_solar.status import STATUSES
 
@@ -115,3 +117,31 @@ async def test_one_warning_per_failure_streak_with_the_address_once_and_no_hex(
     assert LOGGED[fault] in message
     request_hex = [r.hex() for r in jbd.requests_seen]
     assert not any(h in message for h in request_hex)
+
+
+async def test_last_read_moves_on_when_the_values_do_not_change(
+    hass: HomeAssistant, jbd: SimDevice, freezer
+) -> None:
+    """HA's coordinator tells entities only about changed data; the read time still moves."""
+    jbd.model.current = 0.0  # an idle pack: every read returns the same values
+    entry = await setup_entry(hass, jbd, {CONF_UPDATE_INTERVAL: 300})
+    coordinator = entry.runtime_data
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    before, data = dt_util.parse_datetime(hass.states.get(LAST_READ).state), coordinator.data
+    await advance(hass, freezer, 30, step=1)
+    await run_until_done(hass, freezer, coordinator.async_refresh())
+    assert coordinator.last_update_success
+    assert coordinator.data == data  # nothing changed, so HA's listeners were not called
+    after = dt_util.parse_datetime(hass.states.get(LAST_READ).state)
+    assert (after - before).total_seconds() >= 30
+
+
+async def test_an_idle_pack_shows_zero_battery_power_not_minus_zero(
+    hass: HomeAssistant, jbd: SimDevice
+) -> None:
+    jbd.model.current = 0.0
+    entry = await setup_entry(hass, jbd)
+    assert entry.runtime_data.data["power"] == 0
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{format_mac(jbd.address)}_battery_power")
+    assert hass.states.get(entity_id).state == "0.0"

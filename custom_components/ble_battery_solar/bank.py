@@ -228,7 +228,7 @@ BANK_SENSORS: tuple[BankSensorDescription, ...] = (
         key="battery_power", translation_key="battery_power", device_class=SD.POWER,
         state_class=MEASUREMENT, native_unit_of_measurement=UnitOfPower.WATT,
         suggested_display_precision=1,
-        value_fn=lambda b: None if (p := b.total("power")) is None else -p,
+        value_fn=lambda b: None if (p := b.total("power")) is None else 0.0 - p,  # never -0.0
     ),
     BankSensorDescription(key="battery_level", device_class=SD.BATTERY, state_class=MEASUREMENT,
                           native_unit_of_measurement=PERCENTAGE, suggested_display_precision=0,

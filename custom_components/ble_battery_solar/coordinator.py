@@ -97,7 +97,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         self.released_until: datetime | None = None
         self._cancel_resume: CALLBACK_TYPE | None = None
         self._cancel_path_wait: CALLBACK_TYPE | None = None
-        self._energy_listeners: list[CALLBACK_TYPE] = []
+        self._read_listeners: list[CALLBACK_TYPE] = []
         self._energy_added = False  # the latest poll added to the energy totals
         self._data_before: Sample | None = None
         self._poll_started: float | None = None  # loop time the latest poll started
@@ -199,30 +199,31 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     # --- energy -------------------------------------------------------------------------
 
     @callback
-    def async_add_energy_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `update` after every successful poll (energy grows while readings are steady).
+    def async_add_read_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update` after every successful poll, also one whose data did not change.
 
         The coordinator tells its entities only about changed data; an energy total
-        grows on every poll, so its sensors listen here too. Returns the unsubscribe.
+        grows on every poll and the last-read time moves on every poll, so their
+        sensors listen here too. Returns the unsubscribe.
         """
-        self._energy_listeners.append(update)
+        self._read_listeners.append(update)
 
         @callback
         def remove() -> None:
-            if update in self._energy_listeners:
-                self._energy_listeners.remove(update)
+            if update in self._read_listeners:
+                self._read_listeners.remove(update)
 
         return remove
 
     @callback
-    def _update_energy_if_data_unchanged(self) -> None:
-        """After a successful poll whose data did not change, update the energy sensors.
+    def _tell_read_listeners_if_unchanged(self) -> None:
+        """After a successful poll whose data did not change, update the read listeners.
 
         (When the data changed, every entity is updated anyway.)
         """
         added, self._energy_added = self._energy_added, False
         if added and self.last_update_success and self.data == self._data_before:
-            for update in list(self._energy_listeners):
+            for update in list(self._read_listeners):
                 update()
 
     def _cancel_path_wait_if_any(self) -> None:
@@ -385,7 +386,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         central" (every other entity stays unavailable either way).
         """
         super()._async_refresh_finished()
-        self._update_energy_if_data_unchanged()
+        self._tell_read_listeners_if_unchanged()
         if self.last_update_success:
             self.insight.publish()  # insight states, then its events (imbalance, alarms)
         kind = None if self.last_update_success else str(

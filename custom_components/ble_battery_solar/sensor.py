@@ -120,7 +120,7 @@ SENSORS: tuple[BleSensorDescription, ...] = (
         native_unit_of_measurement=W, state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1, entity_registry_visible_default=False,
         exists_fn=lambda s: "power" in s,
-        value_fn=lambda s: None if s.get("power") is None else -s["power"],
+        value_fn=lambda s: None if s.get("power") is None else 0.0 - s["power"],  # never -0.0
     ),
     _m("battery_level", SD.BATTERY, PERCENTAGE, precision=0),
     _m("cycle_charge", None, AMPERE_HOURS, precision=2, translation_key="cycle_charge"),
@@ -374,7 +374,7 @@ class EnergySensor(BleBatterySolarEntity, RestoreSensor):
         """Continue counting from the last stored total."""
         await super().async_added_to_hass()
         # every successful poll adds energy, also when the readings did not change
-        self.async_on_remove(self.coordinator.async_add_energy_listener(self.async_write_ha_state))
+        self.async_on_remove(self.coordinator.async_add_read_listener(self.async_write_ha_state))
         last = await self.async_get_last_sensor_data()
         if last is None or not isinstance(last.native_value, (int, float)):
             return

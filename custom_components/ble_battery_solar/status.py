@@ -134,6 +134,11 @@ class LastReadSensor(BleBatterySolarEntity, SensorEntity):
     def native_value(self) -> datetime | None:
         return self.coordinator.last_update_success_time
 
+    async def async_added_to_hass(self) -> None:
+        """Also move on after a read whose values did not change."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.async_add_read_listener(self.async_write_ha_state))
+
 
 class ReleasedUntilSensor(BleBatterySolarEntity, SensorEntity):
     """Until when the device is released for the phone app; available only while it is.
