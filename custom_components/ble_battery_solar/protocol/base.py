@@ -31,17 +31,17 @@ import fnmatch
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, ClassVar, Literal, TypedDict
+from typing import ClassVar, Literal, TypedDict
 
 from .alarms import AlarmTable
 from .checks import check_plausible
 from .checksums import crc16_modbus, crc16_xmodem, sum8, sum16
+from .fields import Field, read_fields, read_int, values_list
 from .models import Advertisement, FrameError, Sample
 
-# the checksums live in checksums.py; drivers import them from here
+# the checksums live in checksums.py, field tables in fields.py; drivers import them from here
 __all__ = [
     "NEED_MORE", "Advertisement", "Driver", "Field", "FrameError", "Matcher", "Sample", "crc16_modbus", "crc16_xmodem", "finish_sample",
     "matcher_matches", "read_fields", "read_int", "split_frames", "sum8", "sum16", "uuid16",
@@ -90,78 +90,6 @@ def matcher_matches(matcher: Matcher, adv: Advertisement) -> bool:
     return pattern is None or (
         adv.local_name is not None and _name_pattern(pattern).match(adv.local_name) is not None
     )
-
-
-# --- field tables ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One numeric value in a frame: value = (raw + add) * scale.
-
-    `offset` counts from the start of the data the table is applied to.
-    An "int" field (codes, counts, bitmasks of any width) is computed in
-    integer arithmetic from the bytes, so its `add` and `scale` must be whole
-    numbers; a float would lose the low bits of words wider than 53 bits.
-    """
-
-    key: str
-    offset: int
-    size: int
-    scale: float = 1.0
-    signed: bool = False
-    add: float = 0.0
-    order: Literal["big", "little"] = "big"
-    kind: Literal["float", "int", "bool"] = "float"
-    mask: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind == "int" and not (float(self.scale).is_integer() and float(self.add).is_integer()):
-            raise ValueError(f"int field {self.key} needs a whole-number scale and offset")
-
-
-def read_int(data: bytes, offset: int, size: int, *, signed: bool = False,
-             order: Literal["big", "little"] = "big") -> int:
-    """Integer at offset; the caller has checked the length."""
-    return int.from_bytes(data[offset : offset + size], order, signed=signed)
-
-
-def read_fields(family: str, data: bytes, fields: Iterable[Field]) -> dict[str, Any]:
-    """Apply a field table to data; FrameError if a field lies beyond the data."""
-    out: dict[str, Any] = {}
-    for f in fields:
-        if f.offset + f.size > len(data):
-            raise FrameError(
-                f"{family}: field {f.key} at byte {f.offset} lies beyond the {len(data)}-byte payload"
-            )
-        raw = read_int(data, f.offset, f.size, signed=f.signed, order=f.order)
-        if f.mask is not None:
-            raw &= f.mask
-        if f.kind == "bool":
-            out[f.key] = bool(raw)
-        elif f.kind == "int":
-            out[f.key] = (raw + int(f.add)) * int(f.scale)
-        else:
-            out[f.key] = round((raw + f.add) * f.scale, 6)
-    return out
-
-
-def values_list(data: bytes, offset: int, count: int, size: int, *, scale: float = 1.0,
-                add: float = 0.0, signed: bool = False,
-                order: Literal["big", "little"] = "big",
-                absent: Collection[int] = ()) -> list[float]:
-    """`count` consecutive equally-sized values, e.g. cell voltages or temperatures.
-
-    Slots whose raw value is in `absent` (the protocol's "no sensor" sentinels,
-    compared before sign conversion) are left out.
-    """
-    out: list[float] = []
-    for i in range(count):
-        start = offset + i * size
-        if absent and read_int(data, start, size, order=order) in absent:
-            continue
-        out.append(round((read_int(data, start, size, signed=signed, order=order) + add) * scale, 6))
-    return out
 
 
 NEED_MORE = 0  # frame_length: the bytes so far start a frame, its length is not known yet
