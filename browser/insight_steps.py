@@ -339,11 +339,12 @@ class InsightSteps:
         """Allow control (with its warning), then the MOSFET switches show what the BMS reports."""
         page = self.page
         options = await self._options(FIRST_PACK)
-        allow = options.locator("ha-selector-boolean").get_by_role("switch")
+        # the options form has more switches (Pair ...): the one labelled Allow control
+        field = options.locator("ha-selector-boolean").filter(has_text="Allow control")
+        allow = field.get_by_role("switch")
         await expect(allow).not_to_be_checked()  # off by default
         await allow.scroll_into_view_if_needed()
-        await options.locator("ha-selector-boolean").get_by_text("Allow control", exact=False
-                                                                  ).first.click()
+        await field.get_by_text("Allow control", exact=False).first.click()
         await expect(allow).to_be_checked()
         await expect(options.get_by_text(re.compile("Switching discharging off cuts power to"
                                                     " everything the battery supplies"))
