@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from page_js import DEEP_TEXT
 from playwright.async_api import Locator, Page, expect
 
 # From config/blesim.yaml: a 280 Ah JBD whose cell 2 sits 0.35 V below the others and
@@ -47,17 +48,6 @@ DEVICE_STATES = """name => {
     return {id: e.entity_id, name: s ? s.attributes.friendly_name : null,
             state: s ? s.state : null, attributes: s ? s.attributes : {}};
   });
-}"""
-# innerText of an element and of the shadow roots under it
-DEEP_TEXT = """e => {
-  const out = [];
-  const walk = n => {
-    if (n.nodeType === Node.TEXT_NODE) { const t = n.textContent.trim(); if (t) out.push(t); return; }
-    if (n.shadowRoot) walk(n.shadowRoot);
-    for (const c of n.childNodes) walk(c);
-  };
-  walk(e);
-  return out.join(" | ");
 }"""
 
 # a duration as the frontend shows it: "31h 48m", "1h 19m", "45m"

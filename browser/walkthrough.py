@@ -36,6 +36,7 @@ from typing import Any
 
 from device_steps import DeviceSteps
 from insight_steps import InsightSteps
+from page_js import DEEP_TEXT
 from playwright.async_api import Page, async_playwright, expect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,17 +86,6 @@ UI_TIMEOUT = 45_000  # ms for one UI expectation
 DATA_TIMEOUT = 90_000  # ms for the first reading of the simulated device
 
 
-# innerText of an element and of the shadow roots under it.
-DEEP_TEXT = """e => {
-  const out = [];
-  const walk = n => {
-    if (n.nodeType === Node.TEXT_NODE) { const t = n.textContent.trim(); if (t) out.push(t); return; }
-    if (n.shadowRoot) walk(n.shadowRoot);
-    for (const c of n.childNodes) walk(c);
-  };
-  walk(e);
-  return out.join(" | ");
-}"""
 
 
 # Home Assistant's discovery flows of the integration (websocket
