@@ -7,7 +7,7 @@ the difference in traced memory, without what blesim and the bench allocated, di
 50 is the memory per configured device. The fleet then runs two simulated hours with a
 sample every 5 minutes of traced memory, asyncio tasks, live timer handles and Home
 Assistant's tracked tasks. Growth is reported for the first hour (10 -> 60 min) and for
-the second (65 -> 120 min). The first hour legitimately grows: `DeviceStats.connect_times`
+the second (the mean of the samples at 65-80 min -> the mean of those at 105-120 min). The first hour legitimately grows: `DeviceStats.connect_times`
 keeps each device's connect times of the last hour (churn detection), and at this scale
 every poll connects (about 115 per device-hour), so that window fills for one hour and
 then stays flat. The no-growth target applies to the second hour. pytest's log capture buffers
@@ -59,12 +59,16 @@ async def test_memory(hass: HomeAssistant, clock: SimClock, report: Report) -> N
                target="< 200 KiB", met=per_device < 200 * 1024)
     at = dict(samples)
     first_hour = at[3600.0]["bytes"] - at[600.0]["bytes"]
-    second_hour = samples[-1][1]["bytes"] - at[WINDOW_FILLED]["bytes"]
+    # Means of the first and the last four samples of the second hour, not two single
+    # samples: what is in flight at a sampling instant (polls, connects) varies by tens
+    # of KiB from one sample to the next at this scale.
+    second = [s["bytes"] for t, s in samples if t >= WINDOW_FILLED]
+    second_hour = sum(second[-4:]) / 4 - sum(second[:4]) / 4
     report.add(b, case, "traced memory at 10 / 60 / 65 / 120 min", " / ".join(
         f"{at[t]['bytes'] / 1024:.0f}" for t in (600.0, 3600.0, WINDOW_FILLED, DURATION)), "KiB")
     report.add(b, case, "growth 10 -> 60 min (connect-time window filling)",
                first_hour / 1024, "KiB")
-    report.add(b, case, "growth 65 -> 120 min", second_hour / 1024, "KiB",
+    report.add(b, case, "growth 65-80 -> 105-120 min (means of 4 samples)", second_hour / 1024, "KiB",
                target="no growth (< 1 KiB/device)", met=second_hour < DEVICES * 1024)
     report.add(b, case, "traced memory at each 5 min sample",
                " ".join(f"{s['bytes'] / 1024:.0f}" for _, s in samples), "KiB")

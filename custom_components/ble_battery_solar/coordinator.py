@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from homeassistant.components import bluetooth
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import TimestampDataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -376,6 +377,7 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
     # --- for the Connection status sensor -------------------------------------------------
 
     _failure_kind: str | None = None
+    device_info: DeviceInfo | None = None  # built once for all its entities (entity.py)
 
     @callback
     def _async_refresh_finished(self) -> None:

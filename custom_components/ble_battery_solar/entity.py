@@ -44,18 +44,31 @@ class BleBatterySolarEntity(CoordinatorEntity[BleBatterySolarCoordinator]):
         self.entity_description = description
         address = coordinator.address
         self._attr_unique_id = f"{format_mac(address)}_{description.key}"
-        data = coordinator.data or {}
-        title = coordinator.config_entry.title
-        self._attr_device_info = DeviceInfo(
-            connections={(CONNECTION_BLUETOOTH, address)},
-            name=title,
-            manufacturer=str(data.get("manufacturer") or "") or brand_of(coordinator.driver),
-            # what the device says it is, else its advertised name (never the address)
-            model=data.get("model") or (title if title.upper() != address.upper() else None),
-            serial_number=data.get("serial_number"),
-            sw_version=data.get("sw_version"),
-            hw_version=data.get("hw_version"),
-        )
+        self._attr_device_info = device_info(coordinator)
+
+
+def device_info(coordinator: BleBatterySolarCoordinator) -> DeviceInfo:
+    """The device's info, built once per coordinator and shared by its entities.
+
+    HA only reads it (to register the device when an entity is added); a device
+    has 50 or more entities, and a copy each cost memory for nothing.
+    """
+    if (info := coordinator.device_info) is not None:
+        return info
+    address = coordinator.address
+    data = coordinator.data or {}
+    title = coordinator.config_entry.title
+    coordinator.device_info = info = DeviceInfo(
+        connections={(CONNECTION_BLUETOOTH, address)},
+        name=title,
+        manufacturer=str(data.get("manufacturer") or "") or brand_of(coordinator.driver),
+        # what the device says it is, else its advertised name (never the address)
+        model=data.get("model") or (title if title.upper() != address.upper() else None),
+        serial_number=data.get("serial_number"),
+        sw_version=data.get("sw_version"),
+        hw_version=data.get("hw_version"),
+    )
+    return info
 
 
 type EntityFactory = Callable[
