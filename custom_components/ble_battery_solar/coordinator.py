@@ -217,15 +217,15 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         return remove
 
     @callback
-    def _tell_read_listeners_if_unchanged(self) -> None:
-        """After a successful poll whose data did not change, update the read listeners.
-
-        (When the data changed, every entity is updated anyway.)
-        """
+    def _tell_read_listeners_if_unchanged(self) -> bool:
+        """Update the read listeners after a successful poll with unchanged data; whether it
+        did (when the data changed, every entity was updated anyway)."""
         added, self._energy_added = self._energy_added, False
-        if added and self.last_update_success and self.data == self._data_before:
-            for update in list(self._read_listeners):
-                update()
+        if not (added and self.last_update_success and self.data == self._data_before):
+            return False
+        for update in list(self._read_listeners):
+            update()
+        return True
 
     def _cancel_path_wait_if_any(self) -> None:
         if self._cancel_path_wait is not None:
@@ -388,9 +388,9 @@ class BleBatterySolarCoordinator(TimestampDataUpdateCoordinator[Sample]):
         central" (every other entity stays unavailable either way).
         """
         super()._async_refresh_finished()
-        self._tell_read_listeners_if_unchanged()
-        if self.last_update_success:
-            self.insight.publish()  # insight states, then its events (imbalance, alarms)
+        unchanged = self._tell_read_listeners_if_unchanged()
+        if self.last_update_success:  # insight states (unless just written), then its events
+            self.insight.publish(write_states=unchanged)
         kind = None if self.last_update_success else str(
             getattr(self.last_exception, "translation_key", None) or "error"
         )

@@ -67,10 +67,15 @@ class DeviceInsight:
         self._pending.extend((EVENT_ALARM, data) for data in self.alarms.update(sample))
 
     @callback
-    def publish(self) -> None:
-        """Write the insight entities' states, then fire the events of the latest reading."""
-        for update in list(self._listeners):
-            update()
+    def publish(self, *, write_states: bool = True) -> None:
+        """Write the insight entities' states, then fire the events of the latest reading.
+
+        `write_states` False: the coordinator has just written every entity's state
+        (its data changed), these included; writing them again would double the work.
+        """
+        if write_states:
+            for update in list(self._listeners):
+                update()
         pending, self._pending = self._pending, []
         if not pending:
             return

@@ -32,18 +32,26 @@ from .insight import DeviceInsight
 from .protocol import Sample
 
 
-class InsightEntity(BleBatterySolarEntity):
-    """Written after every fresh reading, not only when the reading changed."""
+class InsightView(BleBatterySolarEntity):
+    """An entity showing the device's insight; written when the reading changed.
 
-    async def async_added_to_hass(self) -> None:
-        """Also listen to the insight's updates."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self.coordinator.insight.async_add_listener(self.async_write_ha_state))
+    Enough for what follows the reading's values alone (decoded alarms).
+    """
 
     @property
     def insight(self) -> DeviceInsight:
         """The device's insight."""
         return self.coordinator.insight
+
+
+class InsightEntity(InsightView):
+    """Written after every fresh reading, not only when the reading changed: what also
+    follows time (an imbalance held long enough, smoothed time to full/empty)."""
+
+    async def async_added_to_hass(self) -> None:
+        """Also listen to the insight's updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.insight.async_add_listener(self.async_write_ha_state))
 
 
 IMBALANCE = BinarySensorEntityDescription(
@@ -128,7 +136,7 @@ def alarm_descriptions(conditions: list[str]) -> list[BinarySensorEntityDescript
     ]
 
 
-class AlarmBinarySensor(InsightEntity, BinarySensorEntity):
+class AlarmBinarySensor(InsightView, BinarySensorEntity):
     """On while the device reports one alarm condition; attribute `severity`."""
 
     @property
@@ -153,7 +161,7 @@ class AlarmBinarySensor(InsightEntity, BinarySensorEntity):
 ALARMS = SensorEntityDescription(key="alarms", translation_key="alarms")
 
 
-class AlarmsSensor(InsightEntity, SensorEntity):
+class AlarmsSensor(InsightView, SensorEntity):
     """The active alarm conditions in words ("none" when there are none)."""
 
     _names: dict[str, str]
