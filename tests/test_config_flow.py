@@ -29,7 +29,7 @@ from custom_components.ble_battery_solar.protocol import (
     get_driver,
 )
 
-from .conftest import JBD_ADDRESS, run_until_done, setup_entry
+from .conftest import JBD_ADDRESS, advance, run_until_done, setup_entry
 
 
 def _service_info(hass: HomeAssistant, address: str) -> bluetooth.BluetoothServiceInfoBleak:
@@ -285,8 +285,8 @@ async def test_discovered_bt_module_is_probed_and_what_answered_is_preselected(
     first = {f: get_driver(f)(get_driver(f).variant_for(adv)).requests()[0] for f in asked}
     assert device.requests_seen == [first[f] for f in asked]
     assert all(r[1] == 0x03 for r in device.requests_seen)
-    assert proxy.links == {}  # the probe's link was closed
-    assert proxy.opened == proxy.closed == 1
+    # the probe's link waits for the entry the setup is about to create
+    assert (proxy.opened, proxy.closed, len(proxy.links)) == (1, 0, 1)
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_FAMILY: family}
@@ -295,6 +295,8 @@ async def test_discovered_bt_module_is_probed_and_what_answered_is_preselected(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_FAMILY] == family
     assert result["result"].state is ConfigEntryState.LOADED
+    assert result["result"].runtime_data.last_update_success
+    assert proxy.opened == 1  # its first read used the probe's link: one connect in all
 
 
 async def test_user_step_for_bt_module_preselects_the_controller(
@@ -411,12 +413,13 @@ async def test_identify_unknown_device_reports_which_family_answered(
             firsts.update(get_driver(family)().requests()[:1])
     assert device.requests_seen
     assert set(device.requests_seen) <= firsts
-    assert proxy.opened == proxy.closed == 1
+    assert (proxy.opened, proxy.closed) == (1, 0)  # kept for the entry about to be created
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_FAMILY: "jbd"})
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"] == {"address": device.address, CONF_FAMILY: "jbd", CONF_VARIANT: None}
     assert result["result"].state is ConfigEntryState.LOADED
+    assert proxy.opened == 1  # the entry's first read used the probe's link
 
 
 async def test_identify_a_device_that_speaks_no_supported_protocol(
@@ -454,3 +457,22 @@ async def test_reconfigure_changes_the_protocol(hass: HomeAssistant, jbd: SimDev
     # A JBD does not speak the Battery Service: the reloaded entry fails to set up cleanly.
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
+
+
+async def test_probe_link_closes_when_no_entry_takes_it(
+    hass: HomeAssistant, proxy: VirtualProxy, freezer
+) -> None:
+    """The user leaves the dialog after the probe: the link closes after its short wait."""
+    from custom_components.ble_battery_solar.probe import PROBE_KEEP_ALIVE
+
+    _renogy(proxy, "renogy_controller")
+    flows = await _discoveries(hass)
+    result = await run_until_done(
+        hass, freezer, hass.config_entries.flow.async_configure(flows[0]["flow_id"], {})
+    )
+    assert result["step_id"] == "device_type"
+    assert len(proxy.links) == 1
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await advance(hass, freezer, PROBE_KEEP_ALIVE + 1, step=1)
+    assert proxy.links == {}
+    assert proxy.opened == proxy.closed == 1

@@ -8,7 +8,8 @@ across the few connection slots of adapters and Bluetooth proxies (slots.py).
 
 Contract:
 - `async with manager.session(address, driver, keep_alive=..., interval=...) as link`
-  gives a connected Link, reusing the cached client while it is alive; `poll()`
+  gives a connected Link, reusing the cached client while it is alive (also one a
+  driver of the same family and variant left, such as the setup's probe); `poll()`
   (polling.py) runs one poll through it, recovers from one-off faults within the
   poll and turns every failure into LinkError (kind = why); `abort()` cancels a
   connect in flight (unload).
@@ -63,16 +64,8 @@ from .slots import SlotPolicy, connect_error
 from .stats import DeviceStats
 
 __all__ = [
-    "CONNECT_FAILED",
-    "LINK_LOST",
-    "MALFORMED",
-    "NOT_FOUND",
-    "NO_SLOT",
-    "TIMEOUT",
-    "ConnectionManager",
-    "DeviceStats",
-    "Link",
-    "LinkError",
+    "CONNECT_FAILED", "LINK_LOST", "MALFORMED", "NOT_FOUND", "NO_SLOT", "TIMEOUT",
+    "ConnectionManager", "DeviceStats", "Link", "LinkError",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -159,7 +152,11 @@ class ConnectionManager(PollRecovery, SlotPolicy):
             self._cancel_idle_timer(address)
             link = self._links.get(address)
             stats = self.device_stats(address)
-            if link is not None and (not link.connected or link.driver is not driver):
+            if link is not None and link.connected and type(link.driver) is type(driver) and (
+                link.driver.variant == driver.variant
+            ):
+                link.driver = driver  # the same protocol: e.g. the setup's probe link, adopted
+            elif link is not None:
                 await self._drop(address, "stale link")
                 link = None
             # The connect and the operation can be aborted (unload); closing cannot.

@@ -50,6 +50,7 @@ FORM_ERRORS: dict[str, str] = {
     PAIRING_FAILED: "pairing_failed",
 }
 NO_ANSWER = "no_answer"
+PROBE_KEEP_ALIVE = 60.0  # s the probe's link waits for the entry the setup creates
 
 
 def form_error(err: LinkError) -> str:
@@ -160,7 +161,9 @@ async def async_probe(
     """
     manager = get_manager(hass)
     answered: list[str] = []
-    async with manager.session(address, drivers[0], keep_alive=0) as link:
+    # The link stays open a little while for the entry the setup is about to create
+    # (its first read adopts it: one connect instead of two); unanswered, it closes now.
+    async with manager.session(address, drivers[0], keep_alive=PROBE_KEEP_ALIVE) as link:
         client = link.client
         for driver in drivers:
             if not _has_characteristics(client, driver):
@@ -176,7 +179,11 @@ async def async_probe(
                         variants[driver.family] = variant
                     break
             if ok:
+                if not answered:
+                    link.driver = candidate  # what the entry will most likely poll with
                 answered.append(driver.family)
                 if first_only:
                     break
+    if not answered:
+        await manager.release(address)
     return answered
