@@ -257,6 +257,11 @@ class SolarModel:
         return round(self.pv_power / voltage, 2) if voltage else 0.0
 
     @property
+    def charge_current(self) -> float:
+        """Current (A) the controller delivers into the battery from the array."""
+        return max(0.0, self.pv_power * self.efficiency / max(self.battery.voltage, 1.0))
+
+    @property
     def load_current(self) -> float:
         """Load current (A) at the battery voltage."""
         return round(self.load_w / max(self.battery.voltage, 1.0), 2)

@@ -55,7 +55,7 @@ class EpeverDevice(ModbusDevice):
             return {}
         s: SolarModel = self.model
         b = s.battery
-        charge_a = max(0.0, s.pv_power * s.efficiency / max(b.voltage, 1.0))
+        charge_a = s.charge_current
         load_on = s.load_w > 0
         charging = 0x0001 if s.pv_power > 0 else 0x4000  # running / no input power
         charging |= STAGES[s.charging_state] << 2

@@ -33,7 +33,7 @@ class LitimeMpptDevice(ModbusDevice):
             return {}
         s: SolarModel = self.model
         b = s.battery
-        charge_a = max(0.0, s.pv_power * s.efficiency / max(b.voltage, 1.0))
+        charge_a = s.charge_current
         load_on = s.load_w > 0
         data = bytearray(38)
         data[0:2] = u(b.soc * 100, 2)

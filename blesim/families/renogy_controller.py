@@ -50,7 +50,7 @@ class RenogyControllerDevice(ModbusDevice):
             return {}
         s: SolarModel = self.model
         b = s.battery
-        charge_a = max(0.0, s.pv_power * s.efficiency / max(b.voltage, 1.0))
+        charge_a = s.charge_current
         load_on = s.load_w > 0
         info = bytearray(68)
         info[0:2] = u(b.soc * 100, 2)
